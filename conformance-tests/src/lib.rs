@@ -1,0 +1,2 @@
+//! Mock data spaces and the conformance suite.
+#![warn(missing_docs)]
