@@ -398,12 +398,12 @@ pub struct Circularity {
     pub recyclable_content: Option<f64>,
     /// Recycled share of the product mass, 0–1.
     pub recycled_content: f64,
-    /// Repair information (text or URL).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repair_information: Option<String>,
     /// Recycling / dismantling information (text or URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recycling_information: Option<String>,
+    /// Repair information (text or URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair_information: Option<String>,
     /// Durability / utility factor (lifetime relative to the industry average), > 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub utility_factor: Option<f64>,
@@ -455,19 +455,31 @@ pub struct TraceEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<EventAction>,
     /// Where the objects are after the event.
-    #[serde(rename = "bizLocation", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "bizLocation",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub biz_location: Option<Location>,
     /// CBV business step, e.g. `commissioning`, `sorting`, `transforming`.
     #[serde(rename = "bizStep", default, skip_serializing_if = "Option::is_none")]
     pub biz_step: Option<String>,
     /// Business transactions (purchase orders, despatch advices).
-    #[serde(rename = "bizTransactionList", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "bizTransactionList",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub biz_transaction_list: Vec<BizTransaction>,
     /// Children of an aggregation.
     #[serde(rename = "childEPCs", default, skip_serializing_if = "Vec::is_empty")]
     pub child_epcs: Vec<String>,
     /// Child quantities of an aggregation.
-    #[serde(rename = "childQuantityList", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "childQuantityList",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub child_quantity_list: Vec<QuantityElement>,
     /// CBV disposition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -485,31 +497,59 @@ pub struct TraceEvent {
     #[serde(rename = "eventTimeZoneOffset")]
     pub event_time_zone_offset: String,
     /// Inputs of a transformation.
-    #[serde(rename = "inputEPCList", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "inputEPCList",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub input_epc_list: Vec<String>,
     /// Input quantities of a transformation.
-    #[serde(rename = "inputQuantityList", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "inputQuantityList",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub input_quantity_list: Vec<QuantityElement>,
     /// Outputs of a transformation.
-    #[serde(rename = "outputEPCList", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "outputEPCList",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub output_epc_list: Vec<String>,
     /// Output quantities of a transformation.
-    #[serde(rename = "outputQuantityList", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "outputQuantityList",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub output_quantity_list: Vec<QuantityElement>,
     /// Parent of an aggregation.
     #[serde(rename = "parentID", default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
     /// SHA-256 (lowercase hex, over RFC 8785 JCS bytes) of each event this one follows.
-    #[serde(rename = "previousEventHashes", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "previousEventHashes",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub previous_event_hashes: Vec<String>,
     /// Quantities of an object or transaction event.
-    #[serde(rename = "quantityList", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "quantityList",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub quantity_list: Vec<QuantityElement>,
     /// Where the event was captured.
     #[serde(rename = "readPoint", default, skip_serializing_if = "Option::is_none")]
     pub read_point: Option<Location>,
     /// Transformation id linking several transformation events.
-    #[serde(rename = "transformationID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "transformationID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub transformation_id: Option<String>,
     /// The EPCIS event type.
     #[serde(rename = "type")]

@@ -1,0 +1,538 @@
+//! The HTTP client every adapter must use, behind an SSRF guard.
+//!
+//! The guard refuses non-http(s) schemes and any destination address that is not public —
+//! loopback, link-local (169.254/16, fe80::/10), private (10/8, 172.16/12, 192.168/16,
+//! fc00::/7), unspecified, CGNAT, multicast, broadcast — unless the host is on the partner's
+//! allow-list. Names are checked **after** DNS resolution, inside a custom
+//! [`reqwest::dns::Resolve`], so a public name pointing at 127.0.0.1 is caught; IP literals
+//! never reach a resolver and are checked before sending. Redirects are not followed and
+//! system proxies are ignored (either would route around the guard).
+//!
+//! Every exchange can be shown to an [`HttpObserver`]: the compliance harness records request
+//! bodies there to validate them against the official wire schema.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::HeaderMap;
+use reqwest::{Method, Url};
+use serde_json::Value;
+
+use super::AdapterError;
+
+/// Largest response body read (bytes); a longer one is a transport error.
+const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Which destinations a partner's client may reach.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EgressPolicy {
+    allowed_hosts: Vec<String>,
+}
+
+impl EgressPolicy {
+    /// Only public addresses.
+    pub fn public_only() -> Self {
+        Self::default()
+    }
+
+    /// Public addresses plus these hosts (names or IP literals, compared case-insensitively),
+    /// whatever they resolve to — for a partner inside the company network, or a local mock.
+    pub fn allowing<I, S>(hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Self {
+            allowed_hosts: hosts
+                .into_iter()
+                .map(|h| normalise_host(h.as_ref()))
+                .collect(),
+        }
+    }
+
+    /// Whether `host` is on the allow-list.
+    pub fn is_allowed_host(&self, host: &str) -> bool {
+        let host = normalise_host(host);
+        self.allowed_hosts.contains(&host)
+    }
+
+    /// Checks a URL before sending: scheme, and the address if the host is an IP literal.
+    pub fn check_url(&self, url: &Url) -> Result<(), AdapterError> {
+        let refuse = |reason: String| AdapterError::EgressRefused {
+            url: url.to_string(),
+            reason,
+        };
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(refuse(format!(
+                "scheme {} is not http or https",
+                url.scheme()
+            )));
+        }
+        let host = url.host_str().ok_or_else(|| refuse("no host".to_owned()))?;
+        if self.is_allowed_host(host) {
+            return Ok(());
+        }
+        match normalise_host(host).parse::<IpAddr>().ok() {
+            Some(ip) if !is_public_ip(ip) => Err(refuse(format!(
+                "address {ip} is not public and {host} is not on the partner's allow-list"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn normalise_host(host: &str) -> String {
+    host.trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+}
+
+/// Whether `ip` is a public unicast address (the SSRF guard's test).
+pub fn is_public_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6),
+        },
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || a == 0 // "this network"
+        || (a == 100 && (64..128).contains(&b))) // CGNAT 100.64/10
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
+        || (first & 0xffc0) == 0xfe80) // link-local fe80::/10
+}
+
+/// The guard inside DNS resolution: resolves with the system resolver, then refuses the name if
+/// any address is not public (unless the name is allow-listed).
+struct GuardedResolver {
+    policy: EgressPolicy,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_owned();
+        let allowed = self.policy.is_allowed_host(&host);
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if !allowed && let Some(bad) = addrs.iter().find(|a| !is_public_ip(a.ip())) {
+                return Err(Box::new(Refused(format!(
+                    "{host} resolves to {} which is not public and {host} is not on the partner's allow-list",
+                    bad.ip()
+                )))
+                    as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// Marker error the resolver returns, found again in reqwest's error chain.
+#[derive(Debug)]
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Timeouts and identity of the client.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    /// TCP/TLS connect timeout.
+    pub connect_timeout: Duration,
+    /// `User-Agent` header.
+    pub user_agent: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            user_agent: concat!("dpp-gateway/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+/// One request an adapter sends.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    /// HTTP method.
+    pub method: Method,
+    /// Full URL, query included.
+    pub url: Url,
+    /// Headers (credential headers should be marked sensitive).
+    pub headers: HeaderMap,
+    /// JSON body, if any.
+    pub json: Option<Value>,
+}
+
+impl HttpRequest {
+    /// A request without headers or body.
+    pub fn new(method: Method, url: Url) -> Self {
+        Self {
+            method,
+            url,
+            headers: HeaderMap::new(),
+            json: None,
+        }
+    }
+}
+
+/// The answer, whatever its status.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// Raw body.
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body parsed as JSON.
+    pub fn json(&self) -> Result<Value, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+}
+
+/// One request/response pair as an observer sees it (no headers: they carry credentials).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedExchange {
+    /// HTTP method.
+    pub method: Method,
+    /// Full URL.
+    pub url: Url,
+    /// The JSON body sent, if any.
+    pub request_body: Option<Value>,
+    /// The status received, if an answer came.
+    pub status: Option<u16>,
+}
+
+/// Sees every exchange of a client.
+pub trait HttpObserver: Send + Sync {
+    /// Called once per request, after the answer (or the failure).
+    fn observe(&self, exchange: &RecordedExchange);
+}
+
+/// An observer that keeps every exchange in memory (for tests and the compliance harness).
+#[derive(Debug, Default)]
+pub struct RecordingObserver(Mutex<Vec<RecordedExchange>>);
+
+impl RecordingObserver {
+    /// An empty recorder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Everything recorded so far.
+    pub fn snapshot(&self) -> Vec<RecordedExchange> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Everything recorded so far, emptying the recorder.
+    pub fn take(&self) -> Vec<RecordedExchange> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl HttpObserver for RecordingObserver {
+    fn observe(&self, exchange: &RecordedExchange) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(exchange.clone());
+    }
+}
+
+/// The SSRF-guarded client of one partner. Cheap to clone (shares the connection pool).
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+    policy: Arc<EgressPolicy>,
+    observer: Option<Arc<dyn HttpObserver>>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// A client enforcing `policy`.
+    pub fn new(policy: EgressPolicy, settings: &HttpSettings) -> Result<Self, AdapterError> {
+        let inner = reqwest::Client::builder()
+            .dns_resolver(GuardedResolver {
+                policy: policy.clone(),
+            })
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.connect_timeout)
+            .user_agent(settings.user_agent.clone())
+            .build()
+            .map_err(|e| AdapterError::Config(format!("cannot build the http client: {e}")))?;
+        Ok(Self {
+            inner,
+            policy: Arc::new(policy),
+            observer: None,
+        })
+    }
+
+    /// The same client, also reporting every exchange to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn HttpObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The egress policy in force.
+    pub fn policy(&self) -> &EgressPolicy {
+        &self.policy
+    }
+
+    /// Sends `request` and reads the whole answer. Any status is an `Ok`; the adapter maps
+    /// statuses to errors. Refused destinations, timeouts and transport failures are `Err`.
+    pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, AdapterError> {
+        self.policy.check_url(&request.url)?;
+        let started = Instant::now();
+        let mut builder = self
+            .inner
+            .request(request.method.clone(), request.url.clone())
+            .headers(request.headers);
+        if let Some(body) = &request.json {
+            builder = builder.json(body);
+        }
+        let result = async {
+            let mut response = builder.send().await?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await? {
+                if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                    return Ok(Err(status));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok::<_, reqwest::Error>(Ok(HttpResponse {
+                status,
+                headers,
+                body,
+            }))
+        }
+        .await;
+        let url = request.url.to_string();
+        let outcome = match result {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(status)) => Err(AdapterError::Transport {
+                url: url.clone(),
+                reason: format!(
+                    "response body with status {status} exceeds {MAX_RESPONSE_BYTES} bytes"
+                ),
+            }),
+            Err(e) => Err(map_reqwest_error(&url, &e)),
+        };
+        if let Some(observer) = &self.observer {
+            observer.observe(&RecordedExchange {
+                method: request.method,
+                url: request.url,
+                request_body: request.json,
+                status: outcome.as_ref().ok().map(|r| r.status),
+            });
+        }
+        tracing::trace!(
+            url,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "http exchange"
+        );
+        outcome
+    }
+}
+
+fn map_reqwest_error(url: &str, error: &reqwest::Error) -> AdapterError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(refused) = e.downcast_ref::<Refused>() {
+            return AdapterError::EgressRefused {
+                url: url.to_owned(),
+                reason: refused.0.clone(),
+            };
+        }
+        source = e.source();
+    }
+    if error.is_timeout() {
+        return AdapterError::Timeout {
+            url: url.to_owned(),
+        };
+    }
+    let mut reason = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        reason.push_str(": ");
+        reason.push_str(&e.to_string());
+        source = e.source();
+    }
+    AdapterError::Transport {
+        url: url.to_owned(),
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn non_public_addresses_are_recognised() {
+        for s in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fe80::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+        ] {
+            assert!(!is_public_ip(ip(s)), "{s} must be refused");
+        }
+        for s in ["93.184.216.34", "172.32.0.1", "2606:4700::1111", "8.8.8.8"] {
+            assert!(is_public_ip(ip(s)), "{s} is public");
+        }
+    }
+
+    #[test]
+    fn urls_are_checked_for_scheme_and_literal_addresses() {
+        let policy = EgressPolicy::public_only();
+        let check = |u: &str| policy.check_url(&Url::parse(u).unwrap());
+        assert!(matches!(
+            check("file:///etc/passwd"),
+            Err(AdapterError::EgressRefused { .. })
+        ));
+        assert!(matches!(
+            check("gopher://example.com/"),
+            Err(AdapterError::EgressRefused { .. })
+        ));
+        assert!(matches!(
+            check("http://127.0.0.1:8080/"),
+            Err(AdapterError::EgressRefused { .. })
+        ));
+        assert!(matches!(
+            check("http://[::1]/"),
+            Err(AdapterError::EgressRefused { .. })
+        ));
+        assert!(matches!(
+            check("http://169.254.169.254/latest/meta-data"),
+            Err(AdapterError::EgressRefused { .. })
+        ));
+        assert!(check("https://api.example.com/").is_ok());
+        let allowed = EgressPolicy::allowing(["127.0.0.1", "Partner.Internal"]);
+        assert!(
+            allowed
+                .check_url(&Url::parse("http://127.0.0.1:9/").unwrap())
+                .is_ok()
+        );
+        assert!(allowed.is_allowed_host("partner.internal."));
+        assert!(
+            allowed
+                .check_url(&Url::parse("http://10.0.0.1/").unwrap())
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_name_resolving_to_loopback_is_refused_after_dns() {
+        // `localhost` is a name, so it passes the literal check and is refused by the resolver.
+        let client =
+            HttpClient::new(EgressPolicy::public_only(), &HttpSettings::default()).unwrap();
+        let recorder = Arc::new(RecordingObserver::new());
+        let client = client.with_observer(recorder.clone());
+        let err = client
+            .send(HttpRequest::new(
+                Method::GET,
+                Url::parse("http://localhost:9/").unwrap(),
+            ))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, AdapterError::EgressRefused { reason, .. } if reason.contains("not public")),
+            "{err:?}"
+        );
+        assert_eq!(recorder.take().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn redirects_are_not_followed_and_allow_listed_loopback_works() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = socket.read(&mut buf).await.unwrap();
+            socket
+                .write_all(b"HTTP/1.1 302 Found\r\nlocation: http://169.254.169.254/\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .await
+                .unwrap();
+        });
+        let client = HttpClient::new(
+            EgressPolicy::allowing(["localhost"]),
+            &HttpSettings::default(),
+        )
+        .unwrap();
+        let url = Url::parse(&format!("http://localhost:{port}/")).unwrap();
+        let response = client
+            .send(HttpRequest::new(Method::GET, url))
+            .await
+            .unwrap();
+        assert_eq!(response.status, 302);
+        assert_eq!(response.header("location"), Some("http://169.254.169.254/"));
+    }
+}

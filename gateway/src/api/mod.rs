@@ -1,0 +1,291 @@
+//! The HTTP surface: management API under `/api/v1` (bearer tokens), the published trust documents
+//! under `/.well-known`, health, readiness and metrics. Every error is RFC 9457 problem+json.
+
+mod body;
+mod passports;
+mod records;
+mod trust_routes;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use dpp_schemas::SchemaRegistry;
+use metrics_exporter_prometheus::PrometheusHandle;
+use sha2::{Digest, Sha256};
+
+pub use body::{read_body, read_json};
+
+use crate::config::Config;
+use crate::problem::Problem;
+use crate::service::PassportService;
+use crate::store::{Store, StoreError};
+use crate::telemetry::RequestServed;
+use crate::trust::JwsVerifier;
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<AppInner>);
+
+/// The shared parts of [`AppState`].
+pub struct AppInner {
+    /// The write path.
+    pub service: PassportService,
+    /// Effective configuration.
+    pub config: Config,
+    /// Published JWKS (all public keys, current and retired).
+    pub jwks: serde_json::Value,
+    /// Published did:web document.
+    pub did_document: serde_json::Value,
+    /// Verifier over the published JWKS.
+    pub verifier: JwsVerifier,
+    /// Prometheus handle for `/metrics`.
+    pub metrics: PrometheusHandle,
+    admin_digests: Vec<[u8; 32]>,
+    reader_digests: Vec<[u8; 32]>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state; tokens are kept only as SHA-256 digests.
+    pub fn new(
+        service: PassportService,
+        config: Config,
+        jwks: serde_json::Value,
+        did_document: serde_json::Value,
+        verifier: JwsVerifier,
+        metrics: PrometheusHandle,
+    ) -> Self {
+        let digest = |t: &String| -> [u8; 32] { Sha256::digest(t.as_bytes()).into() };
+        let admin_digests = config.auth.admin_tokens.iter().map(digest).collect();
+        let reader_digests = config.auth.reader_tokens.iter().map(digest).collect();
+        Self(Arc::new(AppInner {
+            service,
+            config,
+            jwks,
+            did_document,
+            verifier,
+            metrics,
+            admin_digests,
+            reader_digests,
+        }))
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        self.service.store()
+    }
+
+    /// The compiled schemas.
+    pub fn schemas(&self) -> &SchemaRegistry {
+        self.service.schemas()
+    }
+}
+
+/// What a caller may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Read passports, lineage, KPIs; verify signatures.
+    Reader,
+    /// Everything, including writes.
+    Admin,
+}
+
+/// The authenticated caller, put into request extensions by the auth middleware.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Its role.
+    pub role: Role,
+    /// `admin:<8 hex>` / `reader:<8 hex>`: a token fingerprint for the audit log, never the token.
+    pub actor: String,
+}
+
+/// The whole router.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/passports", post(passports::create).get(passports::list))
+        .route(
+            "/passports/{id}",
+            get(passports::get_one).put(passports::put_version),
+        )
+        .route("/passports/{id}/versions", get(passports::versions))
+        .route("/passports/{id}/signed", get(passports::signed))
+        .route("/passports/{id}/lineage", get(records::lineage))
+        .route("/trace-events", post(records::create_trace_event))
+        .route("/trace-events/{id}", get(records::get_trace_event))
+        .route(
+            "/collection-records",
+            post(records::create_collection_record),
+        )
+        .route("/kpis/circularity", get(records::circularity_kpis))
+        .route("/verify", post(trust_routes::verify))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    // Schemas are public: partners validate what we send against them.
+    let public_api = Router::new()
+        .route("/schemas", get(trust_routes::list_schemas))
+        .route("/schemas/{name}", get(trust_routes::get_schema));
+    Router::new()
+        .nest("/api/v1", api.merge(public_api))
+        .route("/.well-known/jwks.json", get(trust_routes::jwks))
+        .route("/.well-known/did.json", get(trust_routes::did_document))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(observe))
+        .with_state(state)
+}
+
+/// Bearer-token check: reads need a reader (or admin) token, writes an admin token. `POST /verify`
+/// only reads, so a reader may call it.
+async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let needed = if matches!(*request.method(), Method::GET | Method::HEAD)
+        || request.uri().path().ends_with("/verify")
+    {
+        Role::Reader
+    } else {
+        Role::Admin
+    };
+    let token = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let Some(token) = token else {
+        return Problem::unauthorized("send an API token as 'Authorization: Bearer <token>'")
+            .into_response();
+    };
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    // Comparing fixed-size digests in constant time leaks neither the token nor its length.
+    let matches = |list: &[[u8; 32]]| {
+        list.iter().fold(false, |found, d| {
+            found | aws_lc_rs::constant_time::verify_slices_are_equal(d, &digest).is_ok()
+        })
+    };
+    let role = if matches(&state.admin_digests) {
+        Role::Admin
+    } else if matches(&state.reader_digests) {
+        Role::Reader
+    } else {
+        return Problem::unauthorized("the API token is not known").into_response();
+    };
+    if role < needed {
+        return Problem::forbidden(format!(
+            "{} {} needs an admin token; this token may only read",
+            request.method(),
+            request.uri().path()
+        ))
+        .into_response();
+    }
+    let prefix = if role == Role::Admin {
+        "admin"
+    } else {
+        "reader"
+    };
+    let actor = format!("{prefix}:{}", hex::encode(&digest[..4]));
+    request.extensions_mut().insert(Caller { role, actor });
+    next.run(request).await
+}
+
+async fn observe(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    RequestServed {
+        route: &route,
+        method: method.as_str(),
+        status: response.status().as_u16(),
+        elapsed: started.elapsed(),
+    }
+    .emit();
+    response
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store().ping().await {
+        Ok(()) => axum::Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            Problem::unavailable("the database is not reachable").into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn not_found(request: Request) -> Problem {
+    Problem::not_found(format!(
+        "no route for {} {}",
+        request.method(),
+        request.uri().path()
+    ))
+}
+
+async fn method_not_allowed(request: Request) -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!(
+            "{} is not allowed on {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}
+
+/// Maps store failures to problems; unexpected ones are logged and shown as 500/503.
+pub fn store_problem(err: StoreError) -> Problem {
+    match err {
+        StoreError::NotFound => Problem::not_found("no such resource"),
+        StoreError::Duplicate => Problem::conflict("the resource exists already"),
+        StoreError::VersionConflict { current } => Problem::precondition_failed(format!(
+            "the resource changed; the current version is {current}"
+        )),
+        other => {
+            tracing::error!(error = %other, "store failure");
+            Problem::internal()
+        }
+    }
+}
+
+/// Parses a `urn:uuid:` path segment.
+pub(crate) fn parse_id(raw: &str, what: &str) -> Result<dpp_schemas::UrnUuid, Problem> {
+    raw.parse().map_err(|_| {
+        Problem::bad_parameter(format!("{what} must be a urn:uuid identifier, got {raw:?}"))
+    })
+}

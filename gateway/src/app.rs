@@ -1,0 +1,111 @@
+//! Assembles a running gateway from its configuration: store, keys, compiled schemas, the write
+//! service and the HTTP server with graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use dpp_schemas::SchemaRegistry;
+use tokio::net::TcpListener;
+
+use crate::api::{AppState, router};
+use crate::config::{Config, redact_url};
+use crate::service::PassportService;
+use crate::store::Store;
+use crate::trust::{KeyStore, did_web_document};
+
+/// A gateway's parts, built but not yet serving.
+pub struct Gateway {
+    /// Shared state (also what handlers see).
+    pub state: AppState,
+    /// The key store (for the CLI; the server publishes its JWKS).
+    pub keys: KeyStore,
+}
+
+/// Opens the store named by the config: PostgreSQL when `database_url` says so, else SQLite in the
+/// data dir.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    match &config.database_url {
+        Some(url) => Store::connect(url)
+            .await
+            .with_context(|| format!("cannot open the database {}", redact_url(url))),
+        None => {
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!("cannot create the data dir {}", config.data_dir.display())
+            })?;
+            Store::open_in_dir(&config.data_dir).await.with_context(|| {
+                format!("cannot open the database in {}", config.data_dir.display())
+            })
+        }
+    }
+}
+
+impl Gateway {
+    /// Opens (or creates) keys and store, compiles every schema once.
+    pub async fn build(config: Config) -> anyhow::Result<Gateway> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create the data dir {}", config.data_dir.display()))?;
+        let keys = KeyStore::open_or_generate(&config.data_dir)
+            .with_context(|| format!("cannot open the keys in {}", config.data_dir.display()))?;
+        let store = open_store(&config).await?;
+        let schemas =
+            Arc::new(SchemaRegistry::new().context("cannot compile the bundled schemas")?);
+        let jwks = keys.jwks();
+        let did_document = did_web_document(&config.public_base_url, &jwks)
+            .with_context(|| format!("cannot derive a did:web from {}", config.public_base_url))?;
+        let service = PassportService::new(store, schemas, keys.signer());
+        let metrics = crate::telemetry::install_metrics();
+        let state = AppState::new(
+            service,
+            config,
+            jwks,
+            did_document,
+            keys.verifier(),
+            metrics,
+        );
+        Ok(Gateway { state, keys })
+    }
+
+    /// Binds the configured address (port 0 picks a free one) and serves until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let app = router(self.state.clone());
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("the HTTP server failed")
+    }
+}
+
+/// Binds `addr`, with a readable error when it is taken.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

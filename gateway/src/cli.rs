@@ -1,0 +1,353 @@
+//! The `dpp-gateway` command line: serve, demo, keys, passport import/export, config validate.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use dpp_schemas::SchemaRegistry;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::app::{Gateway, bind, open_store, shutdown_signal};
+use crate::config::{Config, Overrides, redact_url};
+use crate::service::{PassportService, ServiceError};
+use crate::store::PassportFilter;
+use crate::trust::KeyStore;
+
+/// Federation gateway for digital product passports.
+#[derive(Debug, Parser)]
+#[command(name = "dpp-gateway", version, about)]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API.
+    Serve(ConfigArgs),
+    /// Run a self-contained demo with seeded plastics passports (temp data dir).
+    Demo(DemoArgs),
+    /// Manage signing keys.
+    Keys {
+        /// Which key operation.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Import or export passports.
+    Passport {
+        /// Which passport operation.
+        #[command(subcommand)]
+        command: PassportCommand,
+    },
+    /// Check configuration.
+    Config {
+        /// Which config operation.
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+/// Where the configuration comes from.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConfigArgs {
+    /// TOML config file (env `DPP_GATEWAY_*` and these flags override it).
+    #[arg(long, short = 'c', env = "DPP_GATEWAY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Listen address, e.g. 0.0.0.0:8080.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Data directory (keys, SQLite database).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// `postgres://…` to use PostgreSQL instead of the embedded SQLite.
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+impl ConfigArgs {
+    /// Loads the effective configuration.
+    pub fn load(&self) -> anyhow::Result<Config> {
+        let overrides = Overrides {
+            listen: self.listen,
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+        };
+        Ok(Config::load(self.config.as_deref(), &overrides)?)
+    }
+}
+
+/// `demo` options.
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    /// Listen address (default 127.0.0.1:8080; with --once a free port unless given).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Run the scenario, verify every signed passport against the published JWKS, print a summary, exit.
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// `keys` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate the first signing key (fails if keys exist).
+    Generate(ConfigArgs),
+    /// Add a new active key; old public keys stay published.
+    Rotate(ConfigArgs),
+    /// List keys.
+    List(ConfigArgs),
+}
+
+/// `passport` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PassportCommand {
+    /// Import passports from a JSON Lines file (one passport per line); bad lines are reported by number.
+    Import {
+        /// The JSONL file (`-` for stdin).
+        file: PathBuf,
+        /// Configuration.
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Export the latest version of every passport as JSON Lines.
+    Export {
+        /// Output file (default stdout).
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+        /// Configuration.
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+/// `config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load and check the configuration without starting anything; prints the effective values.
+    Validate(ConfigArgs),
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    match cli.command {
+        Command::Serve(args) => {
+            let config = args.load()?;
+            if config.auth.admin_tokens.is_empty() {
+                bail!(
+                    "no admin token configured: set DPP_GATEWAY_ADMIN_TOKEN or auth.admin_tokens in the config file"
+                );
+            }
+            let listen = config.listen;
+            let gateway = Gateway::build(config).await?;
+            let listener = bind(listen).await?;
+            tracing::info!(listen = %listener.local_addr()?, kid = gateway.keys.signer().kid(), "dpp-gateway serving");
+            gateway.serve(listener, shutdown_signal()).await?;
+        }
+        Command::Demo(args) => return crate::demo::run(args).await,
+        Command::Keys { command } => keys(command)?,
+        Command::Passport {
+            command: PassportCommand::Import { file, config },
+        } => {
+            return import(&file, &config.load()?).await;
+        }
+        Command::Passport {
+            command: PassportCommand::Export { output, config },
+        } => {
+            export(output.as_deref(), &config.load()?).await?;
+        }
+        Command::Config {
+            command: ConfigCommand::Validate(args),
+        } => {
+            let mut config = args.load()?;
+            let admin = config.auth.admin_tokens.len();
+            let readers = config.auth.reader_tokens.len();
+            config.auth.admin_tokens = vec![format!("({admin} token(s), hidden)")];
+            config.auth.reader_tokens = vec![format!("({readers} token(s), hidden)")];
+            config.database_url = config.database_url.as_deref().map(redact_url);
+            println!(
+                "{}",
+                toml::to_string_pretty(&config).context("cannot print the configuration")?
+            );
+            println!("# configuration is valid");
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    let print = |keys: &KeyStore| {
+        println!("{:<45} {:<8} {:<6} created", "kid", "status", "alg");
+        for k in keys.list() {
+            let status = match k.status {
+                crate::trust::KeyStatus::Active => "active",
+                crate::trust::KeyStatus::Retired => "retired",
+            };
+            println!("{:<45} {:<8} {:<6} {}", k.kid, status, k.alg, k.created_at);
+        }
+    };
+    match command {
+        KeysCommand::Generate(args) => {
+            let config = args.load()?;
+            let keys = KeyStore::generate(&config.data_dir)?;
+            println!(
+                "generated signing key in {}",
+                config.data_dir.join("keys").display()
+            );
+            print(&keys);
+        }
+        KeysCommand::Rotate(args) => {
+            let config = args.load()?;
+            let mut keys = KeyStore::open(&config.data_dir)?;
+            let kid = keys.rotate()?;
+            println!(
+                "new active key {kid}; previous keys stay published in the JWKS (restart `serve` to sign with it)"
+            );
+            print(&keys);
+        }
+        KeysCommand::List(args) => print(&KeyStore::open(&args.load()?.data_dir)?),
+    }
+    Ok(())
+}
+
+fn progress(len: Option<u64>, what: &str) -> ProgressBar {
+    let bar = match len {
+        Some(len) => ProgressBar::new(len),
+        None => ProgressBar::new_spinner(),
+    };
+    let template =
+        format!("{{spinner}} {what} [{{bar:40}}] {{pos}}/{{len}} ({{per_sec}}, eta {{eta}})");
+    bar.set_style(
+        ProgressStyle::with_template(&template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+async fn service_for(config: &Config) -> anyhow::Result<PassportService> {
+    let keys = KeyStore::open_or_generate(&config.data_dir)?;
+    let store = open_store(config).await?;
+    let schemas = Arc::new(SchemaRegistry::new().context("cannot compile the bundled schemas")?);
+    Ok(PassportService::new(store, schemas, keys.signer()))
+}
+
+/// `passport import`: every line goes through the same validate → sign → store path as the API.
+async fn import(file: &Path, config: &Config) -> anyhow::Result<std::process::ExitCode> {
+    let service = service_for(config).await?;
+    let (reader, total): (Box<dyn BufRead>, Option<u64>) = if file == Path::new("-") {
+        (Box::new(BufReader::new(std::io::stdin())), None)
+    } else {
+        let count = BufReader::new(
+            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
+        )
+        .lines()
+        .count() as u64;
+        (
+            Box::new(BufReader::new(std::fs::File::open(file)?)),
+            Some(count),
+        )
+    };
+    let bar = progress(total, "importing");
+    let (mut imported, mut failed) = (0u64, 0u64);
+    for (index, line) in reader.lines().enumerate() {
+        let number = index + 1;
+        bar.inc(1);
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => {
+                failed += 1;
+                bar.suspend(|| eprintln!("line {number}: cannot be read: {e}"));
+                continue;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let outcome = match serde_json::from_str::<serde_json::Value>(&line) {
+            Err(e) => Err(format!("not valid JSON: {e}")),
+            Ok(value) => service
+                .create(value, "import")
+                .await
+                .map_err(|e| describe(&e)),
+        };
+        match outcome {
+            Ok(_) => imported += 1,
+            Err(message) => {
+                failed += 1;
+                bar.suspend(|| eprintln!("line {number}: {message}"));
+            }
+        }
+    }
+    bar.finish_and_clear();
+    println!("imported {imported} passport(s), {failed} line(s) refused");
+    Ok(if failed == 0 {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::from(1)
+    })
+}
+
+fn describe(err: &ServiceError) -> String {
+    match err {
+        ServiceError::Invalid { kind, violations } => {
+            let list: Vec<_> = violations
+                .iter()
+                .map(|v| {
+                    format!(
+                        "{}: {}",
+                        if v.pointer.is_empty() {
+                            "/"
+                        } else {
+                            &v.pointer
+                        },
+                        v.message
+                    )
+                })
+                .collect();
+            format!("{kind} refused: {}", list.join("; "))
+        }
+        other => other.to_string(),
+    }
+}
+
+async fn export(output: Option<&Path>, config: &Config) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let total = store.passport_count().await?;
+    let mut out: Box<dyn Write> = match output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let bar = progress(Some(total.max(0) as u64), "exporting");
+    let mut cursor: Option<String> = None;
+    let mut written = 0u64;
+    loop {
+        let page = store
+            .list_passports(&PassportFilter::default(), cursor.as_deref(), 500)
+            .await?;
+        for passport in &page.items {
+            out.write_all(passport.canonical_json.as_bytes())?;
+            out.write_all(b"\n")?;
+            written += 1;
+            bar.inc(1);
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    out.flush()?;
+    bar.finish_and_clear();
+    eprintln!("exported {written} passport(s)");
+    Ok(())
+}

@@ -1,0 +1,242 @@
+//! Gateway configuration: a TOML file, overridden by `DPP_GATEWAY_*` environment variables, overridden
+//! by command-line flags. Every field has a default so `serve` runs with no file at all.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Default request body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The whole configuration. Field docs are the config reference (README § Configuration).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Directory for keys and the embedded SQLite database.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to share state between replicas; default is SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// Public base URL of this gateway (for `Location` headers and the did:web identifier).
+    pub public_base_url: String,
+    /// Operator id of this company in its data spaces (used by the demo and imports).
+    pub operator_id: String,
+    /// Largest accepted request body, bytes.
+    pub body_limit_bytes: usize,
+    /// API tokens.
+    pub auth: AuthConfig,
+}
+
+/// Bearer tokens of the management API.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Tokens with full access (`DPP_GATEWAY_ADMIN_TOKEN` adds one).
+    #[serde(default)]
+    pub admin_tokens: Vec<String>,
+    /// Tokens with read-only access (`DPP_GATEWAY_READER_TOKEN` adds one).
+    #[serde(default)]
+    pub reader_tokens: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./dpp-data"),
+            database_url: None,
+            public_base_url: "http://127.0.0.1:8080".into(),
+            operator_id: "urn:example:operator:self".into(),
+            body_limit_bytes: DEFAULT_BODY_LIMIT,
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file or an environment variable has a bad value or an unknown key.
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    /// The file named on the command line does not exist.
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    /// A value is well-typed but unusable.
+    #[error("invalid configuration: {0}")]
+    Semantic(String),
+}
+
+/// Command-line overrides (highest precedence).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url`.
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Loads defaults ← `file` (if given) ← `DPP_GATEWAY_*` env ← `overrides`, then checks it.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::MissingFile(file.to_owned()));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        // Nested keys with a double underscore: DPP_GATEWAY_AUTH__ADMIN_TOKENS='["…"]'.
+        // The two single-token variables are handled below, so they are ignored here.
+        figment = figment.merge(
+            Env::prefixed("DPP_GATEWAY_")
+                .ignore(&["ADMIN_TOKEN", "READER_TOKEN"])
+                .split("__"),
+        );
+        let mut config: Config = figment.extract().map_err(Box::new)?;
+        if let Ok(token) = std::env::var("DPP_GATEWAY_ADMIN_TOKEN") {
+            config.auth.admin_tokens.push(token);
+        }
+        if let Ok(token) = std::env::var("DPP_GATEWAY_READER_TOKEN") {
+            config.auth.reader_tokens.push(token);
+        }
+        if let Some(listen) = overrides.listen {
+            config.listen = listen;
+        }
+        if let Some(dir) = &overrides.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(url) = &overrides.database_url {
+            config.database_url = Some(url.clone());
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Checks what types cannot: URLs, limits, token strength.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if !(self.public_base_url.starts_with("http://")
+            || self.public_base_url.starts_with("https://"))
+        {
+            return Err(ConfigError::Semantic(format!(
+                "public_base_url must be an http(s) URL, got {:?}",
+                self.public_base_url
+            )));
+        }
+        if self.body_limit_bytes < 1024 {
+            return Err(ConfigError::Semantic(format!(
+                "body_limit_bytes must be at least 1024, got {}",
+                self.body_limit_bytes
+            )));
+        }
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite:"))
+        {
+            return Err(ConfigError::Semantic(format!(
+                "database_url must start with postgres:// or sqlite:, got {:?}",
+                redact_url(url)
+            )));
+        }
+        for token in self
+            .auth
+            .admin_tokens
+            .iter()
+            .chain(&self.auth.reader_tokens)
+        {
+            if token.len() < 16 {
+                return Err(ConfigError::Semantic(
+                    "API tokens must be at least 16 characters long".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A database URL with its password replaced, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_overrides_take_precedence() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gw.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9999\"\nbody_limit_bytes = 2048\n[auth]\nreader_tokens = [\"reader-token-0123456789\"]\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), &Overrides::default()).unwrap();
+        assert_eq!(config.listen.port(), 9999);
+        assert_eq!(config.body_limit_bytes, 2048);
+        assert_eq!(
+            config.auth.reader_tokens,
+            vec!["reader-token-0123456789".to_string()]
+        );
+
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:7000".parse().unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::load(Some(&file), &overrides).unwrap().listen.port(),
+            7000
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gw.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:9999\"\n").unwrap();
+        let err = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+
+        std::fs::write(&file, "public_base_url = \"ftp://x\"\n").unwrap();
+        let err = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("ftp://x"), "{err}");
+
+        let missing = dir.path().join("nope.toml");
+        assert!(matches!(
+            Config::load(Some(&missing), &Overrides::default()),
+            Err(ConfigError::MissingFile(_))
+        ));
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/dpp"),
+            "postgres://app:***@db:5432/dpp"
+        );
+        assert_eq!(redact_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
+}

@@ -1,0 +1,359 @@
+//! `dpp-gateway demo`: a gateway on a temporary data dir, seeded over its own HTTP API with realistic
+//! plastics passports and their lineage (collected PP bumpers → flakes → recycled pellets → a new
+//! bumper; a PET bottle-flake lot; an ABS housing with a substance of concern), then either left
+//! serving with instructions, or (`--once`) checked end to end and summarised.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail, ensure};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::app::{Gateway, bind, shutdown_signal};
+use crate::cli::DemoArgs;
+use crate::config::Config;
+use crate::trust::JwsVerifier;
+
+/// What the seeded scenario produced, for the summary.
+#[derive(Debug, Default)]
+pub struct DemoSummary {
+    /// Passports created.
+    pub passports: usize,
+    /// Versions written in total (creations and updates).
+    pub versions: usize,
+    /// Trace events recorded.
+    pub events: usize,
+    /// Collection records stored.
+    pub collection_records: usize,
+    /// Signed passports verified against the published JWKS.
+    pub verified: usize,
+    /// Upstream lineage of the new bumper, nearest first.
+    pub bumper_upstream: Vec<String>,
+    /// Recycling rate over all collection records.
+    pub recycling_rate: Option<f64>,
+    /// Resource-reuse rate over all collection records.
+    pub resource_reuse_rate: Option<f64>,
+}
+
+fn random_token() -> String {
+    format!("demo-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Runs the demo.
+pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let data_dir = tempfile::Builder::new()
+        .prefix("dpp-demo-")
+        .tempdir()
+        .context("cannot create a temp dir")?;
+    let listen: SocketAddr = args.listen.unwrap_or_else(|| {
+        if args.once {
+            ([127, 0, 0, 1], 0).into()
+        } else {
+            ([127, 0, 0, 1], 8080).into()
+        }
+    });
+    let listener = bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let base = format!("http://{addr}");
+    let admin_token = random_token();
+    let reader_token = random_token();
+    let mut config = Config {
+        listen: addr,
+        data_dir: data_dir.path().to_owned(),
+        public_base_url: base.clone(),
+        operator_id: "urn:example:operator:kanto-polymer-works".into(),
+        ..Config::default()
+    };
+    config.auth.admin_tokens.push(admin_token.clone());
+    config.auth.reader_tokens.push(reader_token.clone());
+    let gateway = Gateway::build(config).await?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let once = args.once;
+    let server = tokio::spawn(gateway.serve(listener, async move {
+        if once {
+            let _ = stop_rx.await;
+        } else {
+            tokio::select! {
+                _ = stop_rx => {},
+                () = shutdown_signal() => {},
+            }
+        }
+    }));
+
+    let summary = seed_and_check(&base, &admin_token, &reader_token).await;
+    let summary = match summary {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = stop_tx.send(());
+            let _ = server.await;
+            return Err(e);
+        }
+    };
+    print_summary(&summary, &base);
+    if once {
+        let _ = stop_tx.send(());
+        server.await.context("server task panicked")??;
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_instructions(&base, &admin_token, &reader_token);
+    server.await.context("server task panicked")??;
+    drop(stop_tx);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn seed_and_check(base: &str, admin: &str, reader: &str) -> anyhow::Result<DemoSummary> {
+    let http = reqwest::Client::builder().no_proxy().build()?;
+    let mut summary = DemoSummary::default();
+
+    for passport in dpp_schemas::fixtures::all_passports() {
+        let response = http
+            .post(format!("{base}/api/v1/passports"))
+            .bearer_auth(admin)
+            .json(&passport)
+            .send()
+            .await?;
+        let status = response.status();
+        ensure!(
+            status == StatusCode::CREATED,
+            "creating {} answered {status}: {}",
+            passport.id,
+            response.text().await?
+        );
+        summary.passports += 1;
+        summary.versions += 1;
+    }
+    for event in dpp_schemas::fixtures::trace_events() {
+        let response = http
+            .post(format!("{base}/api/v1/trace-events"))
+            .bearer_auth(admin)
+            .json(&event)
+            .send()
+            .await?;
+        let status = response.status();
+        ensure!(
+            status == StatusCode::CREATED,
+            "recording event {} answered {status}: {}",
+            event.event_id,
+            response.text().await?
+        );
+        summary.events += 1;
+    }
+    for record in dpp_schemas::fixtures::collection_records() {
+        let response = http
+            .post(format!("{base}/api/v1/collection-records"))
+            .bearer_auth(admin)
+            .json(&record)
+            .send()
+            .await?;
+        let status = response.status();
+        ensure!(
+            status == StatusCode::CREATED,
+            "storing collection record answered {status}: {}",
+            response.text().await?
+        );
+        summary.collection_records += 1;
+    }
+
+    // A change is a new version: the new bumper gets a better recyclability statement.
+    let bumper = dpp_schemas::fixtures::pp_new_bumper();
+    let url = format!("{base}/api/v1/passports/{}", bumper.id);
+    let current = http.get(&url).bearer_auth(reader).send().await?;
+    let etag = current
+        .headers()
+        .get("etag")
+        .context("GET passport without ETag")?
+        .to_str()?
+        .to_owned();
+    let mut doc: Value = current.json().await?;
+    if let Some(c) = doc.get_mut("circularity").and_then(Value::as_object_mut) {
+        c.insert("recyclableContent".into(), serde_json::json!(0.97));
+    }
+    let object = doc.as_object_mut().context("passport is not an object")?;
+    for server_field in ["version", "updatedAt"] {
+        object.remove(server_field);
+    }
+    let response = http
+        .put(&url)
+        .bearer_auth(admin)
+        .header("if-match", &etag)
+        .json(&doc)
+        .send()
+        .await?;
+    ensure!(
+        response.status() == StatusCode::OK,
+        "new version answered {}: {}",
+        response.status(),
+        response.text().await?
+    );
+    summary.versions += 1;
+    let stale = http
+        .put(&url)
+        .bearer_auth(admin)
+        .header("if-match", &etag)
+        .json(&doc)
+        .send()
+        .await?;
+    ensure!(
+        stale.status() == StatusCode::PRECONDITION_FAILED,
+        "a stale If-Match was not refused: {}",
+        stale.status()
+    );
+
+    // Verify every stored signature (every version) against the JWKS the gateway publishes.
+    let jwks: Value = http
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let verifier = JwsVerifier::from_jwks(&jwks)?;
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut request = http
+            .get(format!("{base}/api/v1/passports"))
+            .bearer_auth(reader)
+            .query(&[("limit", "2")]);
+        if let Some(c) = &cursor {
+            request = request.query(&[("after", c)]);
+        }
+        let page: Value = request.send().await?.error_for_status()?.json().await?;
+        for item in page["items"].as_array().context("page without items")? {
+            let id = item["id"].as_str().context("passport without id")?;
+            let latest = item["version"]
+                .as_u64()
+                .context("passport without version")?;
+            for version in 1..=latest {
+                let jws = http
+                    .get(format!("{base}/api/v1/passports/{id}/signed"))
+                    .query(&[("version", version)])
+                    .bearer_auth(reader)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .text()
+                    .await?;
+                let verified = verifier
+                    .verify(&jws)
+                    .with_context(|| format!("signature of {id} v{version}"))?;
+                let payload: Value = serde_json::from_slice(&verified.payload)?;
+                ensure!(
+                    payload["id"] == id && payload["version"] == version,
+                    "signed payload of {id} v{version} is another passport"
+                );
+                summary.verified += 1;
+            }
+        }
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    if summary.verified != summary.versions {
+        bail!(
+            "verified {} signatures but wrote {} versions",
+            summary.verified,
+            summary.versions
+        );
+    }
+
+    let lineage: Value = http
+        .get(format!("{url}/lineage"))
+        .query(&[("direction", "upstream")])
+        .bearer_auth(reader)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let mut nodes: Vec<(u64, String)> = lineage["nodes"]
+        .as_array()
+        .context("lineage without nodes")?
+        .iter()
+        .filter_map(|n| Some((n["depth"].as_u64()?, n["id"].as_str()?.to_owned())))
+        .filter(|(depth, _)| *depth > 0)
+        .collect();
+    nodes.sort();
+    let names = names_by_id();
+    summary.bumper_upstream = nodes
+        .into_iter()
+        .map(|(d, id)| format!("{d}: {}", names.get(&id).cloned().unwrap_or(id)))
+        .collect();
+    ensure!(
+        !summary.bumper_upstream.is_empty(),
+        "the new bumper has no upstream lineage"
+    );
+
+    let kpis: Value = http
+        .get(format!("{base}/api/v1/kpis/circularity"))
+        .query(&[("from", "2000-01-01"), ("to", "2100-12-31")])
+        .bearer_auth(reader)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    summary.recycling_rate = kpis["total"]["recyclingRate"].as_f64();
+    summary.resource_reuse_rate = kpis["total"]["resourceReuseRate"].as_f64();
+    Ok(summary)
+}
+
+fn names_by_id() -> std::collections::HashMap<String, String> {
+    dpp_schemas::fixtures::all_passports()
+        .into_iter()
+        .map(|p| (p.id.to_string(), p.product.name))
+        .collect()
+}
+
+fn print_summary(s: &DemoSummary, base: &str) {
+    println!();
+    println!("dpp-gateway demo — {base}");
+    println!("  passports created          {}", s.passports);
+    println!("  versions written           {}", s.versions);
+    println!("  trace events recorded      {}", s.events);
+    println!("  collection records         {}", s.collection_records);
+    println!("  signatures verified (JWKS) {}/{}", s.verified, s.versions);
+    println!("  new bumper, upstream lineage:");
+    for line in &s.bumper_upstream {
+        println!("    {line}");
+    }
+    let pct = |r: Option<f64>| {
+        r.map(|r| format!("{:.1} %", r * 100.0))
+            .unwrap_or_else(|| "n/a".into())
+    };
+    println!("  recycling rate             {}", pct(s.recycling_rate));
+    println!(
+        "  resource-reuse rate        {}",
+        pct(s.resource_reuse_rate)
+    );
+}
+
+fn print_instructions(base: &str, admin: &str, reader: &str) {
+    let bumper = dpp_schemas::fixtures::pp_new_bumper().id;
+    println!();
+    println!("Serving until Ctrl-C. Tokens for this run: admin {admin}  reader {reader}");
+    println!("Try:");
+    println!("  curl -s {base}/.well-known/jwks.json");
+    println!("  curl -s {base}/.well-known/did.json");
+    println!(
+        "  curl -s -H 'Authorization: Bearer {reader}' '{base}/api/v1/passports?polymer=PP&minRecycledShare=0.5'"
+    );
+    println!("  curl -s -H 'Authorization: Bearer {reader}' {base}/api/v1/passports/{bumper}");
+    println!(
+        "  curl -s -H 'Authorization: Bearer {reader}' {base}/api/v1/passports/{bumper}/versions"
+    );
+    println!(
+        "  curl -s -H 'Authorization: Bearer {reader}' '{base}/api/v1/passports/{bumper}/lineage?direction=upstream'"
+    );
+    println!(
+        "  curl -s -H 'Authorization: Bearer {reader}' {base}/api/v1/passports/{bumper}/signed \\"
+    );
+    println!(
+        "    | curl -s -H 'Authorization: Bearer {reader}' -H 'Content-Type: application/jose' --data-binary @- {base}/api/v1/verify"
+    );
+    println!(
+        "  curl -s -H 'Authorization: Bearer {reader}' '{base}/api/v1/kpis/circularity?from=2026-01-01&to=2026-12-31'"
+    );
+    println!("  curl -s {base}/api/v1/schemas/passport");
+    println!("  curl -s {base}/metrics");
+}

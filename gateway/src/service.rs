@@ -1,0 +1,554 @@
+//! The write path shared by the HTTP API, the importer and the demo: `record → validate → canonicalise
+//! → sign → store`, one transaction per document, so nothing is ever half-written.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use dpp_schemas::{
+    CollectionRecord, EventAction, EventType, Passport, PassportId, SchemaKind, SchemaRegistry,
+    TraceEvent,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::problem::{Problem, ViolationDetail};
+use crate::store::{
+    CollectionEntryRow, NewCollectionRecord, NewPassportVersion, NewTraceEvent, Store, StoreError,
+    StoredPassport,
+};
+use crate::telemetry::{DocumentRejected, PassportWritten, TraceEventRecorded};
+use crate::trust::PassportSigner;
+
+/// JWS `typ` of a signed passport: the payload is the passport's RFC 8785 (JCS) bytes.
+pub const PASSPORT_JWS_TYP: &str = "dpp+jws";
+
+/// Why a write was refused or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The document breaks its schema or a semantic rule.
+    #[error("{kind} breaks {} rule(s)", violations.len())]
+    Invalid {
+        /// Which document kind.
+        kind: &'static str,
+        /// Every violation.
+        violations: Vec<ViolationDetail>,
+    },
+    /// The resource already exists, or the request contradicts its state.
+    #[error("{0}")]
+    Conflict(String),
+    /// `If-Match` does not name the current version.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// No such resource.
+    #[error("{0}")]
+    NotFound(String),
+    /// Signing failed.
+    #[error("signing failed: {0}")]
+    Signing(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<ServiceError> for Problem {
+    fn from(err: ServiceError) -> Problem {
+        match err {
+            ServiceError::Invalid { kind, violations } => {
+                Problem::schema_violation(kind, violations)
+            }
+            ServiceError::Conflict(detail) => Problem::conflict(detail),
+            ServiceError::PreconditionFailed(detail) => Problem::precondition_failed(detail),
+            ServiceError::NotFound(detail) => Problem::not_found(detail),
+            ServiceError::Signing(detail) => {
+                tracing::error!(error = %detail, "signing failed");
+                Problem::internal()
+            }
+            ServiceError::Store(err) => crate::api::store_problem(err),
+        }
+    }
+}
+
+fn invalid(kind: &'static str, violations: Vec<ViolationDetail>) -> ServiceError {
+    DocumentRejected {
+        kind,
+        reason: "schema-violation",
+        violations: violations.len(),
+    }
+    .emit();
+    ServiceError::Invalid { kind, violations }
+}
+
+fn one_violation(kind: &'static str, pointer: &str, message: impl Into<String>) -> ServiceError {
+    invalid(
+        kind,
+        vec![ViolationDetail {
+            pointer: pointer.into(),
+            message: message.into(),
+        }],
+    )
+}
+
+fn details(violations: Vec<dpp_schemas::Violation>) -> Vec<ViolationDetail> {
+    violations
+        .into_iter()
+        .map(|v| ViolationDetail {
+            pointer: v.pointer,
+            message: v.message,
+        })
+        .collect()
+}
+
+/// A passport version after validation, canonicalisation and signing, ready to store.
+#[derive(Debug, Clone)]
+pub struct SealedPassport {
+    /// The typed passport.
+    pub passport: Passport,
+    /// RFC 8785 bytes (the JWS payload and the stored form).
+    pub canonical: Vec<u8>,
+    /// Compact JWS over `canonical`.
+    pub jws: String,
+    /// Strong entity tag of this version (quoted).
+    pub etag: String,
+}
+
+/// Strong ETag over canonical bytes: the first 128 bits of their SHA-256, quoted.
+pub fn etag_of(canonical: &[u8]) -> String {
+    let digest = Sha256::digest(canonical);
+    format!("\"{}\"", hex::encode(&digest[..16]))
+}
+
+/// The write path, shared by every entry point.
+#[derive(Clone)]
+pub struct PassportService {
+    store: Store,
+    schemas: Arc<SchemaRegistry>,
+    signer: PassportSigner,
+}
+
+impl PassportService {
+    /// A service over `store`, validating with `schemas` and signing with `signer`.
+    pub fn new(store: Store, schemas: Arc<SchemaRegistry>, signer: PassportSigner) -> Self {
+        Self {
+            store,
+            schemas,
+            signer,
+        }
+    }
+
+    /// The store behind the service.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The compiled schemas.
+    pub fn schemas(&self) -> &SchemaRegistry {
+        &self.schemas
+    }
+
+    /// Validates a passport document (already carrying version and times), canonicalises and signs it.
+    pub fn seal(&self, value: &Value) -> Result<SealedPassport, ServiceError> {
+        self.schemas
+            .validate(SchemaKind::Passport, value)
+            .map_err(|v| invalid("passport", details(v)))?;
+        // Deserialising from the borrowed Value avoids cloning the document on the hot path.
+        let passport = Passport::deserialize(value).map_err(|e| {
+            one_violation(
+                "passport",
+                "",
+                format!("does not match the passport model: {e}"),
+            )
+        })?;
+        let rule_violations = dpp_schemas::check_passport(&passport);
+        if !rule_violations.is_empty() {
+            return Err(invalid("passport", details(rule_violations)));
+        }
+        let canonical = dpp_schemas::jcs::to_vec(&passport)
+            .map_err(|e| one_violation("passport", "", format!("cannot be canonicalised: {e}")))?;
+        let jws = self
+            .signer
+            .sign_compact(&canonical, PASSPORT_JWS_TYP)
+            .map_err(|e| ServiceError::Signing(e.to_string()))?;
+        let etag = etag_of(&canonical);
+        Ok(SealedPassport {
+            passport,
+            canonical,
+            jws,
+            etag,
+        })
+    }
+
+    /// Creates version 1 of a new passport. The gateway assigns `version`, `updatedAt` and (when
+    /// absent) `issuedAt`.
+    pub async fn create(
+        &self,
+        mut body: Value,
+        actor: &str,
+    ) -> Result<StoredPassport, ServiceError> {
+        let now = now();
+        let object = body
+            .as_object_mut()
+            .ok_or_else(|| one_violation("passport", "", "a passport must be a JSON object"))?;
+        match object.get("version") {
+            None => {}
+            Some(v) if v.as_u64() == Some(1) => {}
+            Some(v) => {
+                return Err(ServiceError::Conflict(format!(
+                    "version is assigned by the gateway and a new passport starts at 1, got {v}"
+                )));
+            }
+        }
+        object.insert("version".into(), json!(1));
+        object.entry("issuedAt").or_insert_with(|| json!(now));
+        object.insert("updatedAt".into(), json!(now));
+        let sealed = self.seal(&body)?;
+        let record = new_version_record(&sealed, actor);
+        match self.store.insert_passport(&record).await {
+            Ok(()) => {}
+            Err(StoreError::Duplicate) => {
+                return Err(ServiceError::Conflict(format!(
+                    "passport {} exists already; PUT a new version to change it",
+                    sealed.passport.id
+                )));
+            }
+            Err(e) => return Err(ServiceError::Store(e)),
+        }
+        PassportWritten {
+            id: &record.id,
+            version: 1,
+            bytes: sealed.canonical.len(),
+            actor,
+        }
+        .emit();
+        Ok(stored_from(record))
+    }
+
+    /// Writes the next version of `id`, if `if_match` is the current version's ETag.
+    pub async fn new_version(
+        &self,
+        id: &PassportId,
+        if_match: &str,
+        mut body: Value,
+        actor: &str,
+    ) -> Result<StoredPassport, ServiceError> {
+        let id_text = id.to_string();
+        let current = self
+            .store
+            .passport(&id_text, None)
+            .await
+            .map_err(ServiceError::Store)?
+            .ok_or_else(|| ServiceError::NotFound(format!("passport {id_text} does not exist")))?;
+        if !if_match_matches(if_match, &current.etag) {
+            return Err(ServiceError::PreconditionFailed(format!(
+                "If-Match {if_match} does not match the current version {} (ETag {})",
+                current.version, current.etag
+            )));
+        }
+        let current_doc: Value = serde_json::from_str(&current.canonical_json).map_err(|e| {
+            ServiceError::Signing(format!("stored passport {id_text} is unreadable: {e}"))
+        })?;
+        let next = current.version + 1;
+        let object = body
+            .as_object_mut()
+            .ok_or_else(|| one_violation("passport", "", "a passport must be a JSON object"))?;
+        match object.get("id") {
+            None => {
+                object.insert("id".into(), json!(id_text));
+            }
+            Some(v) if v.as_str() == Some(id_text.as_str()) => {}
+            Some(v) => {
+                return Err(one_violation(
+                    "passport",
+                    "/id",
+                    format!("{v} differs from the id in the URL {id_text}"),
+                ));
+            }
+        }
+        match object.get("version") {
+            None => {}
+            Some(v) if v.as_i64() == Some(next) => {}
+            Some(v) => {
+                return Err(ServiceError::Conflict(format!(
+                    "version is assigned by the gateway: the next version is {next}, got {v}"
+                )));
+            }
+        }
+        let issued_at = current_doc.get("issuedAt").cloned().unwrap_or(Value::Null);
+        match object.get("issuedAt") {
+            Some(v) if *v != issued_at => {
+                return Err(one_violation(
+                    "passport",
+                    "/issuedAt",
+                    format!("issuedAt is fixed by the first version ({issued_at}), got {v}"),
+                ));
+            }
+            _ => {}
+        }
+        object.insert("issuedAt".into(), issued_at);
+        object.insert("version".into(), json!(next));
+        object.insert("updatedAt".into(), json!(now()));
+        let sealed = self.seal(&body)?;
+        let record = new_version_record(&sealed, actor);
+        match self
+            .store
+            .insert_next_version(&record, current.version)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::VersionConflict { current }) => {
+                return Err(ServiceError::PreconditionFailed(format!(
+                    "passport {id_text} changed while this request ran; the current version is {current}"
+                )));
+            }
+            Err(StoreError::NotFound) => {
+                return Err(ServiceError::NotFound(format!(
+                    "passport {id_text} does not exist"
+                )));
+            }
+            Err(e) => return Err(ServiceError::Store(e)),
+        }
+        PassportWritten {
+            id: &record.id,
+            version: next,
+            bytes: sealed.canonical.len(),
+            actor,
+        }
+        .emit();
+        Ok(stored_from(record))
+    }
+
+    /// Validates and appends a trace event to the hash-linked chain; returns its id and hash.
+    pub async fn record_trace_event(
+        &self,
+        body: Value,
+        actor: &str,
+    ) -> Result<RecordedEvent, ServiceError> {
+        self.schemas
+            .validate(SchemaKind::TraceEvent, &body)
+            .map_err(|v| invalid("trace event", details(v)))?;
+        let event: TraceEvent = serde_json::from_value(body).map_err(|e| {
+            one_violation(
+                "trace event",
+                "",
+                format!("does not match the event model: {e}"),
+            )
+        })?;
+        let rule_violations = dpp_schemas::check_trace_event(&event);
+        if !rule_violations.is_empty() {
+            return Err(invalid("trace event", details(rule_violations)));
+        }
+        let canonical = dpp_schemas::jcs::to_vec(&event).map_err(|e| {
+            one_violation("trace event", "", format!("cannot be canonicalised: {e}"))
+        })?;
+        let hash = dpp_schemas::event_hash(&event);
+        let edges = lineage_edges(&event);
+        let event_id = event.event_id.to_string();
+        let record = NewTraceEvent {
+            event_id: event_id.clone(),
+            hash: hash.clone(),
+            event_type: format!("{:?}", event.event_type),
+            event_time: event.event_time.with_timezone(&Utc),
+            canonical_json: String::from_utf8(canonical).expect("JCS output is UTF-8"),
+            previous_hashes: event.previous_event_hashes.clone(),
+            edges: edges.clone(),
+            actor: actor.to_owned(),
+        };
+        match self.store.insert_trace_event(&record).await {
+            Ok(()) => {}
+            Err(StoreError::Duplicate) => {
+                return Err(ServiceError::Conflict(format!(
+                    "trace event {event_id} exists already"
+                )));
+            }
+            Err(StoreError::UnknownPredecessor(hash)) => {
+                let index = event
+                    .previous_event_hashes
+                    .iter()
+                    .position(|h| *h == hash)
+                    .unwrap_or(0);
+                return Err(one_violation(
+                    "trace event",
+                    &format!("/previousEventHashes/{index}"),
+                    format!("no recorded event has hash {hash}"),
+                ));
+            }
+            Err(e) => return Err(ServiceError::Store(e)),
+        }
+        TraceEventRecorded {
+            event_id: &event_id,
+            hash: &hash,
+            edges: edges.len(),
+        }
+        .emit();
+        Ok(RecordedEvent {
+            event_id,
+            hash,
+            edges: edges.len(),
+        })
+    }
+
+    /// Validates and stores a collection record (the input of the circularity KPIs).
+    pub async fn record_collection(
+        &self,
+        body: Value,
+        actor: &str,
+    ) -> Result<String, ServiceError> {
+        self.schemas
+            .validate(SchemaKind::CollectionRecord, &body)
+            .map_err(|v| invalid("collection record", details(v)))?;
+        let record: CollectionRecord = serde_json::from_value(body).map_err(|e| {
+            one_violation(
+                "collection record",
+                "",
+                format!("does not match the collection-record model: {e}"),
+            )
+        })?;
+        let rule_violations = dpp_schemas::check_collection_record(&record);
+        if !rule_violations.is_empty() {
+            return Err(invalid("collection record", details(rule_violations)));
+        }
+        let canonical = dpp_schemas::jcs::to_vec(&record).map_err(|e| {
+            one_violation(
+                "collection record",
+                "",
+                format!("cannot be canonicalised: {e}"),
+            )
+        })?;
+        let id = record.id.to_string();
+        let row = NewCollectionRecord {
+            id: id.clone(),
+            collected_on: record.collected_on,
+            canonical_json: String::from_utf8(canonical).expect("JCS output is UTF-8"),
+            entries: record
+                .entries
+                .iter()
+                .map(|e| CollectionEntryRow {
+                    category: e.category.clone(),
+                    collected_kg: e.collected_kg,
+                    reused_parts_kg: e.reused_parts_kg,
+                    material_recycling_kg: e.material_recycling_kg,
+                    thermal_recycling_kg: e.thermal_recycling_kg,
+                    disposal_kg: e.disposal_kg,
+                })
+                .collect(),
+            actor: actor.to_owned(),
+        };
+        match self.store.insert_collection_record(&row).await {
+            Ok(()) => Ok(id),
+            Err(StoreError::Duplicate) => Err(ServiceError::Conflict(format!(
+                "collection record {id} exists already"
+            ))),
+            Err(e) => Err(ServiceError::Store(e)),
+        }
+    }
+}
+
+/// What `record_trace_event` wrote.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedEvent {
+    /// Event id.
+    #[serde(rename = "eventID")]
+    pub event_id: String,
+    /// SHA-256 over its JCS bytes; later events name it in `previousEventHashes`.
+    pub hash: String,
+    /// Lineage edges it added.
+    pub edges: usize,
+}
+
+/// Lineage edges (input → output) an event adds: transformations link every input to every output;
+/// an aggregation that adds children links each child to the parent. Object and transaction events
+/// observe objects and add no edges.
+pub fn lineage_edges(event: &TraceEvent) -> Vec<(String, String)> {
+    let mut edges = Vec::new();
+    match event.event_type {
+        EventType::TransformationEvent => {
+            let inputs = event.input_epc_list.iter().cloned().chain(
+                event
+                    .input_quantity_list
+                    .iter()
+                    .map(|q| q.epc_class.clone()),
+            );
+            let outputs: Vec<String> = event
+                .output_epc_list
+                .iter()
+                .cloned()
+                .chain(
+                    event
+                        .output_quantity_list
+                        .iter()
+                        .map(|q| q.epc_class.clone()),
+                )
+                .collect();
+            for input in inputs {
+                for output in &outputs {
+                    edges.push((input.clone(), output.clone()));
+                }
+            }
+        }
+        EventType::AggregationEvent if event.action == Some(EventAction::Add) => {
+            if let Some(parent) = &event.parent_id {
+                for child in event.child_epcs.iter().cloned().chain(
+                    event
+                        .child_quantity_list
+                        .iter()
+                        .map(|q| q.epc_class.clone()),
+                ) {
+                    edges.push((child, parent.clone()));
+                }
+            }
+        }
+        _ => {}
+    }
+    edges.sort();
+    edges.dedup();
+    edges
+}
+
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(3)
+}
+
+/// `If-Match` semantics for strong tags: `*` or a list containing the current tag.
+pub fn if_match_matches(if_match: &str, current: &str) -> bool {
+    if_match
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag == current)
+}
+
+fn new_version_record(sealed: &SealedPassport, actor: &str) -> NewPassportVersion {
+    let p = &sealed.passport;
+    NewPassportVersion {
+        id: p.id.to_string(),
+        version: i64::from(p.version),
+        canonical_json: String::from_utf8(sealed.canonical.clone()).expect("JCS output is UTF-8"),
+        jws: sealed.jws.clone(),
+        etag: sealed.etag.clone(),
+        updated_at: p.updated_at,
+        product_ids: p
+            .product
+            .ids
+            .iter()
+            .map(|i| (i.scheme.clone(), i.value.clone()))
+            .collect(),
+        polymers: p
+            .materials
+            .iter()
+            .map(|m| (m.polymer.clone(), m.recycled_share.total()))
+            .collect(),
+        actor: actor.to_owned(),
+    }
+}
+
+fn stored_from(record: NewPassportVersion) -> StoredPassport {
+    StoredPassport {
+        id: record.id,
+        version: record.version,
+        canonical_json: record.canonical_json,
+        jws: record.jws,
+        etag: record.etag,
+        updated_at: record.updated_at,
+    }
+}

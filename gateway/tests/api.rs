@@ -1,0 +1,810 @@
+//! The management API over HTTP, as a client uses it.
+
+mod common;
+
+use common::{ADMIN, READER, TestGateway, expect_problem};
+use dpp_schemas::fixtures;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn passport_json(p: &dpp_schemas::Passport) -> Value {
+    serde_json::to_value(p).unwrap()
+}
+
+#[tokio::test]
+async fn create_read_version_and_sign() {
+    let gw = TestGateway::start().await;
+    let pellets = fixtures::pp_pellets();
+    let id = pellets.id.to_string();
+
+    let created = gw
+        .admin(Method::POST, "/api/v1/passports")
+        .json(&pellets)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    assert_eq!(
+        created.headers()["location"],
+        format!("/api/v1/passports/{id}").as_str()
+    );
+    let etag1 = created.headers()["etag"].to_str().unwrap().to_owned();
+    let body1: Value = created.json().await.unwrap();
+    assert_eq!(body1["version"], 1);
+    assert_eq!(body1["id"], id.as_str());
+
+    // Reads serve the stored bytes and ETag; If-None-Match short-circuits.
+    let read = gw
+        .reader(Method::GET, &format!("/api/v1/passports/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    assert_eq!(read.headers()["etag"].to_str().unwrap(), etag1);
+    assert_eq!(read.json::<Value>().await.unwrap(), body1);
+    let cached = gw
+        .reader(Method::GET, &format!("/api/v1/passports/{id}"))
+        .header("if-none-match", &etag1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), 304);
+
+    // Duplicate id.
+    let dup = gw
+        .admin(Method::POST, "/api/v1/passports")
+        .json(&pellets)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(dup, 409).await;
+
+    // New version: If-Match required, must be current.
+    let mut next = passport_json(&pellets);
+    next["materials"][0]["grade"] = json!("PP-R 40 MB (rev. B)");
+    next.as_object_mut().unwrap().remove("version");
+    let missing = gw
+        .admin(Method::PUT, &format!("/api/v1/passports/{id}"))
+        .json(&next)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(missing, 428).await;
+    let wrong = gw
+        .admin(Method::PUT, &format!("/api/v1/passports/{id}"))
+        .header("if-match", "\"deadbeef\"")
+        .json(&next)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(wrong, 412).await;
+    let updated = gw
+        .admin(Method::PUT, &format!("/api/v1/passports/{id}"))
+        .header("if-match", &etag1)
+        .json(&next)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.status(), 200);
+    let etag2 = updated.headers()["etag"].to_str().unwrap().to_owned();
+    assert_ne!(etag1, etag2);
+    let body2: Value = updated.json().await.unwrap();
+    assert_eq!(body2["version"], 2);
+    assert_eq!(
+        body2["issuedAt"], body1["issuedAt"],
+        "issuedAt is fixed by the first version"
+    );
+    // The old ETag is stale now.
+    let stale = gw
+        .admin(Method::PUT, &format!("/api/v1/passports/{id}"))
+        .header("if-match", &etag1)
+        .json(&next)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(stale, 412).await;
+
+    // Both versions stay readable, immutable.
+    let v1: Value = gw
+        .reader(Method::GET, &format!("/api/v1/passports/{id}?version=1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v1, body1);
+    let versions: Value = gw
+        .reader(Method::GET, &format!("/api/v1/passports/{id}/versions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(versions["versions"].as_array().unwrap().len(), 2);
+    assert_eq!(versions["versions"][1]["etag"], etag2.as_str());
+
+    // The signed form is the stored JWS over the JCS bytes; /verify checks it against our keys.
+    let signed = gw
+        .reader(Method::GET, &format!("/api/v1/passports/{id}/signed"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 200);
+    assert_eq!(signed.headers()["content-type"], "application/jose");
+    let jws = signed.text().await.unwrap();
+    assert_eq!(jws.split('.').count(), 3);
+    let verified = gw
+        .reader(Method::POST, "/api/v1/verify")
+        .header("content-type", "application/jose")
+        .body(jws.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 200);
+    let verified: Value = verified.json().await.unwrap();
+    assert_eq!(verified["payload"], body2);
+    assert_eq!(verified["header"]["alg"], "ES256");
+    assert_eq!(verified["header"]["typ"], "dpp+jws");
+    assert!(verified["header"]["iat"].is_i64());
+    let jwks: Value = gw
+        .http
+        .get(gw.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verified["kid"], jwks["keys"][0]["kid"]);
+
+    // A tampered payload fails verification.
+    let mut parts: Vec<String> = jws.split('.').map(str::to_owned).collect();
+    parts[1] = parts[1].replacen('e', "f", 1);
+    let tampered = gw
+        .reader(Method::POST, "/api/v1/verify")
+        .json(&json!({ "jws": parts.join(".") }))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(tampered, 422).await;
+}
+
+#[tokio::test]
+async fn authentication_and_roles() {
+    let gw = TestGateway::start().await;
+    let none = gw
+        .http
+        .get(gw.url("/api/v1/passports"))
+        .send()
+        .await
+        .unwrap();
+    assert!(none.headers().contains_key("www-authenticate"));
+    expect_problem(none, 401).await;
+    let unknown = gw
+        .http
+        .get(gw.url("/api/v1/passports"))
+        .bearer_auth("not-a-token-at-all-xx")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(unknown, 401).await;
+    let reader_write = gw
+        .reader(Method::POST, "/api/v1/passports")
+        .json(&fixtures::pet_bottle_flakes())
+        .send()
+        .await
+        .unwrap();
+    expect_problem(reader_write, 403).await;
+    assert_eq!(gw.store.passport_count().await.unwrap(), 0);
+    let reader_read = gw
+        .reader(Method::GET, "/api/v1/passports")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reader_read.status(), 200);
+    let admin_read = gw
+        .http
+        .get(gw.url("/api/v1/passports"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin_read.status(), 200);
+    // Public documents need no token.
+    for path in [
+        "/.well-known/jwks.json",
+        "/.well-known/did.json",
+        "/api/v1/schemas/passport",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        let r = gw.http.get(gw.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let _ = READER;
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_and_stores_nothing() {
+    let gw = TestGateway::start_with(|c| c.body_limit_bytes = 16 * 1024).await;
+    let before = gw.footprint().await;
+    let good = serde_json::to_string(&fixtures::abs_housing()).unwrap();
+
+    // 413: over the configured limit (declared length and chunked both).
+    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(20 * 1024));
+    let r = gw
+        .admin(Method::POST, "/api/v1/passports")
+        .header("content-type", "application/json")
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    expect_problem(r, 413).await;
+    let chunks: Vec<Result<String, std::io::Error>> = vec![Ok(big.clone())];
+    let stream = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    let r = gw
+        .admin(Method::POST, "/api/v1/passports")
+        .header("content-type", "application/json")
+        .body(stream)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(r, 413).await;
+
+    // 400: malformed JSON, truncated JSON, empty body.
+    for body in ["{\"id\": ", "not json", "", &good[..good.len() / 2]] {
+        let r = gw
+            .admin(Method::POST, "/api/v1/passports")
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        expect_problem(r, 400).await;
+    }
+
+    // 415: wrong or missing content type.
+    let r = gw
+        .admin(Method::POST, "/api/v1/passports")
+        .header("content-type", "text/plain")
+        .body(good.clone())
+        .send()
+        .await
+        .unwrap();
+    expect_problem(r, 415).await;
+    let r = gw
+        .admin(Method::POST, "/api/v1/passports")
+        .body(good.clone())
+        .send()
+        .await
+        .unwrap();
+    expect_problem(r, 415).await;
+
+    // 422: every violation listed with its pointer.
+    let mut broken = passport_json(&fixtures::abs_housing());
+    broken["materials"][0]["polymer"] = json!("plastic");
+    broken["materials"][0]["massFraction"] = json!(1.5);
+    broken["product"].as_object_mut().unwrap().remove("name");
+    broken["bogus"] = json!(true);
+    let r = gw
+        .admin(Method::POST, "/api/v1/passports")
+        .json(&broken)
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(r, 422).await;
+    let pointers: Vec<&str> = problem["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["pointer"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "/materials/0/polymer",
+        "/materials/0/massFraction",
+        "/product/name",
+        "/bogus",
+    ] {
+        assert!(
+            pointers.contains(&expected),
+            "{expected} missing from {pointers:?}"
+        );
+    }
+    assert!(
+        pointers.len() >= 4,
+        "every violation is listed: {pointers:?}"
+    );
+
+    // 422: a semantic rule (recycled share above 1).
+    let mut overshare = passport_json(&fixtures::abs_housing());
+    overshare["materials"][0]["recycledShare"] = json!({ "preConsumer": 0.7, "postConsumer": 0.6 });
+    let r = gw
+        .admin(Method::POST, "/api/v1/passports")
+        .json(&overshare)
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(r, 422).await;
+    assert!(
+        problem["violations"][0]["pointer"]
+            .as_str()
+            .unwrap()
+            .starts_with("/materials/0")
+    );
+
+    // 409: a client-chosen version on create.
+    let mut versioned = passport_json(&fixtures::abs_housing());
+    versioned["version"] = json!(7);
+    let r = gw
+        .admin(Method::POST, "/api/v1/passports")
+        .json(&versioned)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(r, 409).await;
+
+    // 400: bad ids and parameters.
+    let r = gw
+        .reader(Method::GET, "/api/v1/passports/not-a-urn")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(r, 400).await;
+    let r = gw
+        .reader(Method::GET, "/api/v1/passports?limit=0")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(r, 400).await;
+    let r = gw
+        .reader(Method::GET, "/api/v1/passports?minRecycledShare=abc")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(r, 400).await;
+    let r = gw
+        .reader(Method::GET, "/api/v1/passports?colour=red")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(r, 400).await;
+    let r = gw
+        .reader(Method::GET, "/api/v1/passports?after=garbage")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(r, 400).await;
+    let r = gw
+        .reader(Method::GET, "/api/v1/nowhere")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(r, 404).await;
+    let r = gw
+        .admin(Method::DELETE, "/api/v1/passports")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(r, 405).await;
+
+    assert_eq!(
+        gw.footprint().await,
+        before,
+        "a refused request stored something"
+    );
+    // And the good document still goes in afterwards.
+    let r = gw
+        .admin(Method::POST, "/api/v1/passports")
+        .header("content-type", "application/json")
+        .body(good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
+
+#[tokio::test]
+async fn list_filters_and_cursor_paging() {
+    let gw = TestGateway::start().await;
+    let all = fixtures::all_passports();
+    for p in &all {
+        let r = gw
+            .admin(Method::POST, "/api/v1/passports")
+            .json(p)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+    // Paging with limit 2 visits every passport exactly once.
+    let mut seen = Vec::new();
+    let mut next: Option<String> = Some("/api/v1/passports?limit=2".into());
+    let mut pages = 0;
+    while let Some(path) = next.take() {
+        let r = gw.reader(Method::GET, &path).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let link = r
+            .headers()
+            .get("link")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let page: Value = r.json().await.unwrap();
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        seen.extend(items.iter().map(|p| p["id"].as_str().unwrap().to_owned()));
+        pages += 1;
+        if let Some(link) = link {
+            assert!(page["nextCursor"].is_string());
+            next = Some(
+                link.trim_start_matches('<')
+                    .split('>')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+    }
+    assert!(pages >= 3);
+    let mut expected: Vec<String> = all.iter().map(|p| p.id.to_string()).collect();
+    seen.sort();
+    expected.sort();
+    assert_eq!(seen, expected);
+
+    // Filters.
+    let ids = |v: Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let pet: Value = gw
+        .reader(Method::GET, "/api/v1/passports?polymer=PET")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids(pet), vec![fixtures::pet_bottle_flakes().id.to_string()]);
+    let high: Value = gw
+        .reader(Method::GET, "/api/v1/passports?minRecycledShare=0.95")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for id in ids(high.clone()) {
+        let p = all.iter().find(|p| p.id.to_string() == id).unwrap();
+        assert!(
+            p.materials.iter().any(|m| m.recycled_share.total() >= 0.95),
+            "{id}"
+        );
+    }
+    assert!(!ids(high).contains(&fixtures::abs_housing().id.to_string()));
+    let product = &fixtures::abs_housing().product.ids[0];
+    let by_product: Value = gw
+        .reader(
+            Method::GET,
+            &format!("/api/v1/passports?productId={}", product.value),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(by_product),
+        vec![fixtures::abs_housing().id.to_string()]
+    );
+    let future: Value = gw
+        .reader(
+            Method::GET,
+            "/api/v1/passports?updatedSince=2999-01-01T00:00:00Z",
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(ids(future).is_empty());
+}
+
+#[tokio::test]
+async fn trace_events_lineage_and_kpis() {
+    let gw = TestGateway::start().await;
+    for p in fixtures::all_passports() {
+        assert_eq!(
+            gw.admin(Method::POST, "/api/v1/passports")
+                .json(&p)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            201
+        );
+    }
+    let events = fixtures::trace_events();
+
+    // An event whose predecessor is unknown is refused and leaves nothing behind.
+    let r = gw
+        .admin(Method::POST, "/api/v1/trace-events")
+        .json(&events[1])
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(r, 422).await;
+    assert!(
+        problem["violations"][0]["pointer"]
+            .as_str()
+            .unwrap()
+            .starts_with("/previousEventHashes")
+    );
+    assert!(
+        gw.store
+            .trace_event(&events[1].event_id.to_string())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    for e in &events {
+        let r = gw
+            .admin(Method::POST, "/api/v1/trace-events")
+            .json(e)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["hash"], dpp_schemas::event_hash(e).as_str());
+    }
+    let again = gw
+        .admin(Method::POST, "/api/v1/trace-events")
+        .json(&events[0])
+        .send()
+        .await
+        .unwrap();
+    expect_problem(again, 409).await;
+
+    let bumper = fixtures::pp_new_bumper().id.to_string();
+    let collected = fixtures::pp_collected_bumpers().id.to_string();
+    let up: Value = gw
+        .reader(
+            Method::GET,
+            &format!("/api/v1/passports/{bumper}/lineage?direction=upstream"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let node_ids: Vec<&str> = up["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    for expected in [
+        fixtures::pp_pellets().id.to_string(),
+        fixtures::pp_flakes().id.to_string(),
+        collected.clone(),
+    ] {
+        assert!(
+            node_ids.contains(&expected.as_str()),
+            "{expected} not upstream of the bumper: {node_ids:?}"
+        );
+    }
+    let shallow: Value = gw
+        .reader(
+            Method::GET,
+            &format!("/api/v1/passports/{bumper}/lineage?direction=upstream&depth=1"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let shallow_ids: Vec<&str> = shallow["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        !shallow_ids.contains(&collected.as_str()),
+        "depth=1 must not reach the collected bumpers"
+    );
+    let down: Value = gw
+        .reader(
+            Method::GET,
+            &format!("/api/v1/passports/{collected}/lineage?direction=downstream"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let down_ids: Vec<&str> = down["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert!(down_ids.contains(&bumper.as_str()));
+    let r = gw
+        .reader(
+            Method::GET,
+            &format!("/api/v1/passports/{bumper}/lineage?direction=sideways"),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_problem(r, 400).await;
+
+    // Collection records and the KPIs over them, recomputed here from the fixtures.
+    let records = fixtures::collection_records();
+    for r in &records {
+        assert_eq!(
+            gw.admin(Method::POST, "/api/v1/collection-records")
+                .json(r)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            201
+        );
+    }
+    let report: Value = gw
+        .reader(
+            Method::GET,
+            "/api/v1/kpis/circularity?from=2000-01-01&to=2100-01-01",
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (mut c, mut reused, mut material, mut thermal) = (0.0, 0.0, 0.0, 0.0);
+    for r in &records {
+        for e in &r.entries {
+            c += e.collected_kg;
+            reused += e.reused_parts_kg;
+            material += e.material_recycling_kg;
+            thermal += e.thermal_recycling_kg;
+        }
+    }
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+    assert!(close(report["total"]["collectedKg"].as_f64().unwrap(), c));
+    assert!(close(
+        report["total"]["recyclingRate"].as_f64().unwrap(),
+        (reused + material + thermal) / c
+    ));
+    assert!(close(
+        report["total"]["resourceReuseRate"].as_f64().unwrap(),
+        (reused + material) / c
+    ));
+    assert!(!report["periods"].as_array().unwrap().is_empty());
+    let r = gw
+        .reader(
+            Method::GET,
+            "/api/v1/kpis/circularity?from=2026-02-01&to=2026-01-01",
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_problem(r, 400).await;
+    let r = gw
+        .reader(Method::GET, "/api/v1/kpis/circularity")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(r, 400).await;
+}
+
+#[tokio::test]
+async fn published_documents() {
+    let gw = TestGateway::start().await;
+    let jwks = gw
+        .http
+        .get(gw.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jwks.headers()["content-type"], "application/jwk-set+json");
+    let jwks: Value = jwks.json().await.unwrap();
+    let key = &jwks["keys"][0];
+    assert_eq!(key["kty"], "EC");
+    assert_eq!(key["crv"], "P-256");
+    assert!(key.get("d").is_none(), "private key material published");
+
+    let did: Value = gw
+        .http
+        .get(gw.url("/.well-known/did.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let port = gw.base.rsplit(':').next().unwrap();
+    assert_eq!(did["id"], format!("did:web:127.0.0.1%3A{port}").as_str());
+    assert_eq!(did["verificationMethod"][0]["publicKeyJwk"]["x"], key["x"]);
+
+    let list: Value = gw
+        .http
+        .get(gw.url("/api/v1/schemas"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = list["schemas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    for name in &names {
+        let r = gw
+            .http
+            .get(gw.url(&format!("/api/v1/schemas/{name}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/schema+json");
+        let schema: Value = r.json().await.unwrap();
+        assert!(schema["$id"].is_string(), "{name}");
+    }
+    assert!(
+        names.contains(&"passport")
+            && names.contains(&"trace-event")
+            && names.contains(&"collection-record")
+    );
+    expect_problem(
+        gw.http
+            .get(gw.url("/api/v1/schemas/nope"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+
+    // The published passport schema accepts what the API stores.
+    let schema: Value = gw
+        .http
+        .get(gw.url("/api/v1/schemas/passport"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    let metrics = gw
+        .http
+        .get(gw.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("dpp_http_requests_total"), "{metrics}");
+}

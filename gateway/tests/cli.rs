@@ -1,0 +1,175 @@
+//! The `dpp-gateway` binary as an operator runs it.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Output};
+
+fn gateway(args: &[&str], dir: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dpp-gateway"))
+        .args(args)
+        .env_remove("DPP_GATEWAY_ADMIN_TOKEN")
+        .env("DPP_GATEWAY_DATA_DIR", dir)
+        .output()
+        .expect("run dpp-gateway")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn demo_once_runs_the_scenario_and_verifies_every_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gateway(&["demo", "--once"], dir.path());
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed\nstdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("signatures verified"))
+        .expect("summary line");
+    let counts = line.split_whitespace().last().unwrap();
+    let (verified, written) = counts.split_once('/').unwrap();
+    assert_eq!(verified, written);
+    assert!(verified.parse::<u32>().unwrap() >= 7, "{line}");
+    assert!(stdout.contains("recycling rate"));
+}
+
+#[test]
+fn import_reports_bad_lines_and_keeps_the_good_ones_then_export_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("passports.jsonl");
+    let good: Vec<String> = dpp_schemas::fixtures::all_passports()
+        .iter()
+        .take(3)
+        .map(|p| serde_json::to_string(p).unwrap())
+        .collect();
+    let mut broken: serde_json::Value = serde_json::from_str(&good[2]).unwrap();
+    broken["id"] = serde_json::json!("urn:uuid:0b5e3f4e-0000-4000-8000-00000000beef");
+    broken["materials"][0]["polymer"] = serde_json::json!("wood");
+    let lines = [
+        good[0].clone(),
+        "{not json".into(),
+        good[1].clone(),
+        broken.to_string(),
+        good[2].clone(),
+    ];
+    std::fs::write(&file, lines.join("\n")).unwrap();
+
+    let out = gateway(&["passport", "import", file.to_str().unwrap()], dir.path());
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("line 2: not valid JSON"), "{stderr}");
+    assert!(
+        stderr.contains("line 4: passport refused") && stderr.contains("/materials/0/polymer"),
+        "{stderr}"
+    );
+    assert!(text(&out.stdout).contains("imported 3 passport(s), 2 line(s) refused"));
+
+    let exported = dir.path().join("out.jsonl");
+    let out = gateway(
+        &["passport", "export", "-o", exported.to_str().unwrap()],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let exported = std::fs::read_to_string(exported).unwrap();
+    let mut ids: Vec<String> = exported
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<dpp_schemas::Passport>(l)
+                .unwrap()
+                .id
+                .to_string()
+        })
+        .collect();
+    let mut expected: Vec<String> = dpp_schemas::fixtures::all_passports()
+        .iter()
+        .take(3)
+        .map(|p| p.id.to_string())
+        .collect();
+    ids.sort();
+    expected.sort();
+    assert_eq!(ids, expected);
+}
+
+#[test]
+fn keys_generate_rotate_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gateway(&["keys", "generate"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let again = gateway(&["keys", "generate"], dir.path());
+    assert!(
+        !again.status.success(),
+        "a second generate must refuse to overwrite keys"
+    );
+
+    for entry in std::fs::read_dir(dir.path().join("keys")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.path().extension().is_some_and(|e| e == "pem") {
+            assert_eq!(
+                entry.metadata().unwrap().permissions().mode() & 0o777,
+                0o600,
+                "{:?}",
+                entry.path()
+            );
+        }
+    }
+    let out = gateway(&["keys", "rotate"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list = text(&gateway(&["keys", "list"], dir.path()).stdout);
+    assert_eq!(
+        list.lines().filter(|l| l.contains("active")).count(),
+        1,
+        "{list}"
+    );
+    assert_eq!(
+        list.lines().filter(|l| l.contains("retired")).count(),
+        1,
+        "{list}"
+    );
+}
+
+#[test]
+fn config_validate_accepts_good_and_names_bad_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "listen = \"0.0.0.0:9000\"\n[auth]\nadmin_tokens = [\"a-very-secret-admin-token\"]\n",
+    )
+    .unwrap();
+    let out = gateway(
+        &["config", "validate", "--config", good.to_str().unwrap()],
+        dir.path(),
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("0.0.0.0:9000") && stdout.contains("configuration is valid"));
+    assert!(
+        !stdout.contains("a-very-secret-admin-token"),
+        "secrets must not be printed"
+    );
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "listen = \"nowhere\"\n").unwrap();
+    let out = gateway(
+        &["config", "validate", "--config", bad.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("listen"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn serve_refuses_to_start_without_an_admin_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gateway(&["serve", "--listen", "127.0.0.1:0"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("DPP_GATEWAY_ADMIN_TOKEN"));
+}

@@ -1,0 +1,1064 @@
+//! Black-box tests of the store, written once and run against both backends: SQLite in a temp dir,
+//! and PostgreSQL in a fresh database per test on the server `DPP_TEST_POSTGRES_URL` points at
+//! (`scripts/with-postgres.sh cargo test -p dpp-gateway --test store` starts a throwaway one).
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use dpp_gateway::store::{
+    Backend, CategoryTotals, CollectionEntryRow, LineageDirection, LineageEdge, LineageNode,
+    NewCollectionRecord, NewPassportVersion, NewTraceEvent, PassportFilter, Store, StoreError,
+};
+use sqlx::Connection;
+
+// ---------------------------------------------------------------------------------------------
+// Backends
+
+/// A store on a database of its own, and what it takes to clean up after it.
+struct TestDb {
+    store: Store,
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>, // (admin url, database name)
+}
+
+async fn sqlite_db() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open_in_dir(dir.path())
+        .await
+        .expect("open sqlite store");
+    assert_eq!(store.backend(), Backend::Sqlite);
+    let url = format!(
+        "sqlite://{}?mode=rw",
+        dir.path().join("dpp-gateway.db").display()
+    );
+    TestDb {
+        store,
+        url,
+        _dir: Some(dir),
+        postgres: None,
+    }
+}
+
+async fn postgres_db() -> Option<TestDb> {
+    let Ok(admin_url) = std::env::var("DPP_TEST_POSTGRES_URL") else {
+        let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+        assert!(
+            !in_ci,
+            "DPP_TEST_POSTGRES_URL not set but CI is: the PostgreSQL store tests must run in CI \
+             (use .ci/run or scripts/with-postgres.sh)"
+        );
+        eprintln!("skipping: DPP_TEST_POSTGRES_URL not set");
+        return None;
+    };
+    let name = format!("dpp_store_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to DPP_TEST_POSTGRES_URL");
+    // Concurrent CREATE DATABASE can trip over each other copying template1; retry a few times.
+    let mut attempt = 0;
+    loop {
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+        {
+            Ok(_) => break,
+            Err(e) if attempt < 5 => {
+                attempt += 1;
+                eprintln!("create database {name} failed ({e}), retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+            }
+            Err(e) => panic!("create database {name}: {e}"),
+        }
+    }
+    admin.close().await.ok();
+    let url = with_database(&admin_url, &name);
+    let store = Store::connect(&url).await.expect("open postgres store");
+    assert_eq!(store.backend(), Backend::Postgres);
+    Some(TestDb {
+        store,
+        url,
+        _dir: None,
+        postgres: Some((admin_url, name)),
+    })
+}
+
+impl TestDb {
+    async fn finish(self) {
+        self.store.close().await;
+        if let Some((admin_url, name)) = self.postgres {
+            let mut admin = sqlx::PgConnection::connect(&admin_url)
+                .await
+                .expect("reconnect to drop test database");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut admin)
+            .await
+            .expect("drop test database");
+        }
+    }
+}
+
+/// `url` with its database path replaced by `name`, keeping user, host, port and query.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let authority_end = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{name}", &base[..authority_end]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// One `#[tokio::test]` per backend for each test body.
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = super::sqlite_db().await;
+                    super::$name(&db).await;
+                    db.finish().await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = super::postgres_db().await else { return };
+                    super::$name(&db).await;
+                    db.finish().await;
+                }
+            )+
+        }
+    };
+}
+
+on_both_backends!(
+    passport_versions_round_trip,
+    duplicates_and_conflicts_are_typed,
+    racing_next_versions_exactly_one_wins,
+    stored_versions_are_immutable,
+    filters_match_latest_versions,
+    cursor_paging_has_no_gaps_or_repeats,
+    trace_events_link_and_failed_ones_store_nothing,
+    lineage_walks_up_down_both_with_depth_and_cycle,
+    collection_totals_per_month_and_category,
+    duplicate_collection_record_stores_nothing,
+    audit_rows_are_written,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures: real-looking passports, events and collection records, local to this suite.
+
+fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .expect("fixture timestamp")
+        .with_timezone(&Utc)
+}
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("fixture date")
+}
+
+struct PassportFixture {
+    id: &'static str,
+    name: &'static str,
+    product_ids: &'static [(&'static str, &'static str)],
+    polymers: &'static [(&'static str, f64)],
+    updated_at: &'static str,
+}
+
+const PP_BUMPER: PassportFixture = PassportFixture {
+    id: "urn:uuid:0b6c1f52-7f1e-4d7c-9a51-2f0f4f9c1a01",
+    name: "Front bumper, 30 % post-consumer recycled PP",
+    product_ids: &[("gtin", "04012345000016"), ("serial", "BMP-2025-000117")],
+    polymers: &[("PP", 0.30), ("EPDM", 0.0)],
+    updated_at: "2025-02-03T09:15:00.250Z",
+};
+
+const PET_FLAKES: PassportFixture = PassportFixture {
+    id: "urn:uuid:5d2a9e70-1c44-4b2b-8c3e-6a1b0c7d2e02",
+    name: "Washed PET bottle flake lot, food-contact grade",
+    product_ids: &[("lot", "PET-FL-2025-0042")],
+    polymers: &[("PET", 1.0)],
+    updated_at: "2025-02-10T14:00:00Z",
+};
+
+const ABS_HOUSING: PassportFixture = PassportFixture {
+    id: "urn:uuid:9f3e1b24-6a0d-4e58-b7c1-3d2f8e4a5b03",
+    name: "Vacuum cleaner housing, ABS with PP clips",
+    product_ids: &[
+        ("gtin", "04012345000023"),
+        ("lot", "https://id.example.com/lot:7"),
+    ],
+    polymers: &[("ABS", 0.0), ("PP", 0.55)],
+    updated_at: "2025-03-01T08:00:00Z",
+};
+
+fn version_of(f: &PassportFixture, version: i64) -> NewPassportVersion {
+    let canonical_json = serde_json::json!({
+        "id": f.id,
+        "name": f.name,
+        "version": version,
+        "materials": f.polymers.iter().map(|(p, s)| serde_json::json!({"polymer": p, "recycledShare": s})).collect::<Vec<_>>(),
+    })
+    .to_string();
+    NewPassportVersion {
+        id: f.id.to_owned(),
+        version,
+        jws: format!("eyJhbGciOiJFUzI1NiJ9..sig-{version}"),
+        etag: format!("\"{}-v{version}\"", &f.id[9..17]),
+        updated_at: at(f.updated_at) + chrono::Duration::days(version - 1),
+        product_ids: f
+            .product_ids
+            .iter()
+            .map(|(s, v)| ((*s).to_owned(), (*v).to_owned()))
+            .collect(),
+        polymers: f
+            .polymers
+            .iter()
+            .map(|(p, s)| ((*p).to_owned(), *s))
+            .collect(),
+        canonical_json,
+        actor: "alice@recycler.example".to_owned(),
+    }
+}
+
+fn plain_passport(id: String, polymer: &str, share: f64) -> NewPassportVersion {
+    NewPassportVersion {
+        canonical_json: format!(r#"{{"id":"{id}"}}"#),
+        jws: "eyJhbGciOiJFUzI1NiJ9..sig".to_owned(),
+        etag: format!("\"{id}-1\""),
+        updated_at: at("2025-01-01T00:00:00Z"),
+        product_ids: vec![("serial".to_owned(), format!("S-{id}"))],
+        polymers: vec![(polymer.to_owned(), share)],
+        actor: "loader".to_owned(),
+        version: 1,
+        id,
+    }
+}
+
+fn event(id: &str, previous: &[&str], edges: &[(&str, &str)]) -> NewTraceEvent {
+    NewTraceEvent {
+        event_id: id.to_owned(),
+        hash: hash_of(id),
+        event_type: "transformation".to_owned(),
+        event_time: at("2025-02-01T06:30:00.5Z"),
+        canonical_json: format!(r#"{{"eventId":"{id}","type":"transformation"}}"#),
+        previous_hashes: previous.iter().map(|p| hash_of(p)).collect(),
+        edges: edges
+            .iter()
+            .map(|(f, t)| ((*f).to_owned(), (*t).to_owned()))
+            .collect(),
+        actor: "line-3@compounder.example".to_owned(),
+    }
+}
+
+fn hash_of(event_id: &str) -> String {
+    format!("sha256:{event_id}")
+}
+
+fn entry(category: &str, kg: [f64; 5]) -> CollectionEntryRow {
+    CollectionEntryRow {
+        category: category.to_owned(),
+        collected_kg: kg[0],
+        reused_parts_kg: kg[1],
+        material_recycling_kg: kg[2],
+        thermal_recycling_kg: kg[3],
+        disposal_kg: kg[4],
+    }
+}
+
+fn record(id: &str, on: &str, entries: Vec<CollectionEntryRow>) -> NewCollectionRecord {
+    NewCollectionRecord {
+        id: id.to_owned(),
+        collected_on: day(on),
+        canonical_json: format!(r#"{{"id":"{id}","collectedOn":"{on}"}}"#),
+        entries,
+        actor: "collector@municipality.example".to_owned(),
+    }
+}
+
+async fn ids(store: &Store, f: &PassportFilter) -> Vec<String> {
+    let page = store.list_passports(f, None, 100).await.expect("list");
+    assert_eq!(page.next_cursor, None);
+    page.items.into_iter().map(|p| p.id).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+async fn passport_versions_round_trip(db: &TestDb) {
+    let store = &db.store;
+    store.ping().await.expect("ping");
+    let v1 = version_of(&PP_BUMPER, 1);
+    store.insert_passport(&v1).await.expect("insert v1");
+
+    let latest = store.passport(PP_BUMPER.id, None).await.unwrap().unwrap();
+    assert_eq!(latest.version, 1);
+    assert_eq!(latest.canonical_json, v1.canonical_json);
+    assert_eq!(latest.jws, v1.jws);
+    assert_eq!(latest.etag, v1.etag);
+    assert_eq!(
+        latest.updated_at, v1.updated_at,
+        "millisecond timestamps round-trip"
+    );
+
+    let v2 = version_of(&PP_BUMPER, 2);
+    store.insert_next_version(&v2, 1).await.expect("insert v2");
+    let latest = store.passport(PP_BUMPER.id, None).await.unwrap().unwrap();
+    assert_eq!(
+        (latest.version, latest.etag.as_str()),
+        (2, v2.etag.as_str())
+    );
+    let first = store
+        .passport(PP_BUMPER.id, Some(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.canonical_json, v1.canonical_json);
+    assert_eq!(store.passport(PP_BUMPER.id, Some(3)).await.unwrap(), None);
+    assert_eq!(store.passport("urn:uuid:nope", None).await.unwrap(), None);
+
+    let versions = store.passport_versions(PP_BUMPER.id).await.unwrap();
+    let summary: Vec<_> = versions
+        .iter()
+        .map(|v| (v.version, v.etag.clone(), v.updated_at))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (1, v1.etag.clone(), v1.updated_at),
+            (2, v2.etag.clone(), v2.updated_at)
+        ]
+    );
+    assert!(
+        store
+            .passport_versions("urn:uuid:nope")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Non-ASCII JSON comes back byte for byte.
+    let mut pet = version_of(&PET_FLAKES, 1);
+    pet.canonical_json = r#"{"name":"PET-Flakes, lebensmitteltauglich — 100 % rPET ♻"}"#.to_owned();
+    store.insert_passport(&pet).await.unwrap();
+    let stored = store.passport(PET_FLAKES.id, None).await.unwrap().unwrap();
+    assert_eq!(stored.canonical_json, pet.canonical_json);
+    assert_eq!(store.passport_count().await.unwrap(), 2);
+}
+
+async fn duplicates_and_conflicts_are_typed(db: &TestDb) {
+    let store = &db.store;
+    let v1 = version_of(&ABS_HOUSING, 1);
+    store.insert_passport(&v1).await.unwrap();
+    assert!(matches!(
+        store.insert_passport(&v1).await,
+        Err(StoreError::Duplicate)
+    ));
+    assert!(matches!(
+        store.insert_passport(&version_of(&PET_FLAKES, 2)).await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    assert!(matches!(
+        store
+            .insert_next_version(&version_of(&PET_FLAKES, 2), 1)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .insert_next_version(&version_of(&ABS_HOUSING, 2), 1)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .insert_next_version(&version_of(&ABS_HOUSING, 2), 1)
+            .await,
+        Err(StoreError::VersionConflict { current: 2 })
+    ));
+    assert!(matches!(
+        store
+            .insert_next_version(&version_of(&ABS_HOUSING, 5), 2)
+            .await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    // Nothing of the failed attempts was stored.
+    assert_eq!(store.passport_count().await.unwrap(), 1);
+    let versions = store.passport_versions(ABS_HOUSING.id).await.unwrap();
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(store.passport(PET_FLAKES.id, None).await.unwrap(), None);
+}
+
+async fn racing_next_versions_exactly_one_wins(db: &TestDb) {
+    for round in 0..8 {
+        let id = format!("urn:uuid:race-{round}");
+        db.store
+            .insert_passport(&plain_passport(id.clone(), "PP", 0.2))
+            .await
+            .unwrap();
+        let mut contenders = Vec::new();
+        for writer in 0..2 {
+            let store = db.store.clone();
+            let mut v2 = plain_passport(id.clone(), "PP", 0.3);
+            v2.version = 2;
+            v2.etag = format!("\"writer-{writer}\"");
+            contenders.push(tokio::spawn(async move {
+                (writer, store.insert_next_version(&v2, 1).await)
+            }));
+        }
+        let mut winners = Vec::new();
+        for contender in contenders {
+            match contender.await.unwrap() {
+                (writer, Ok(())) => winners.push(writer),
+                (_, Err(StoreError::VersionConflict { current: 2 })) => {}
+                (_, Err(e)) => panic!("unexpected error in race: {e}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: exactly one writer wins");
+        let latest = db.store.passport(&id, None).await.unwrap().unwrap();
+        assert_eq!(latest.version, 2);
+        assert_eq!(latest.etag, format!("\"writer-{}\"", winners[0]));
+        assert_eq!(db.store.passport_versions(&id).await.unwrap().len(), 2);
+    }
+}
+
+async fn stored_versions_are_immutable(db: &TestDb) {
+    db.store
+        .insert_passport(&version_of(&PP_BUMPER, 1))
+        .await
+        .unwrap();
+    db.store
+        .insert_trace_event(&event("ev-1", &[], &[]))
+        .await
+        .unwrap();
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    for update in [
+        "UPDATE passports SET etag = 'tampered'",
+        "UPDATE trace_events SET canonical_json = '{}'",
+        "UPDATE audit_log SET actor = 'mallory'",
+    ] {
+        let err = sqlx::query(update).execute(&mut conn).await.unwrap_err();
+        assert!(
+            err.to_string().contains("immutable"),
+            "{update} must be rejected, got {err}"
+        );
+    }
+    conn.close().await.unwrap();
+    let stored = db
+        .store
+        .passport(PP_BUMPER.id, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.etag, version_of(&PP_BUMPER, 1).etag);
+}
+
+async fn filters_match_latest_versions(db: &TestDb) {
+    let store = &db.store;
+    for f in [&PP_BUMPER, &PET_FLAKES, &ABS_HOUSING] {
+        store.insert_passport(&version_of(f, 1)).await.unwrap();
+    }
+    let mut sorted = vec![PP_BUMPER.id, PET_FLAKES.id, ABS_HOUSING.id];
+    sorted.sort();
+    assert_eq!(ids(store, &PassportFilter::default()).await, sorted);
+
+    let pp = PassportFilter {
+        polymer: Some("PP".into()),
+        ..Default::default()
+    };
+    let mut recycled_pp = vec![PP_BUMPER.id, ABS_HOUSING.id];
+    recycled_pp.sort();
+    assert_eq!(ids(store, &pp).await, recycled_pp);
+
+    let pp_half = PassportFilter {
+        polymer: Some("PP".into()),
+        min_recycled_share: Some(0.5),
+        ..Default::default()
+    };
+    assert_eq!(ids(store, &pp_half).await, [ABS_HOUSING.id]);
+
+    // Without a polymer the share applies to any material: only the PET lot is >= 0.9.
+    let high = PassportFilter {
+        min_recycled_share: Some(0.9),
+        ..Default::default()
+    };
+    assert_eq!(ids(store, &high).await, [PET_FLAKES.id]);
+    // The ABS of the housing has share 0, the PP clips 0.55: same material must satisfy both.
+    let abs_recycled = PassportFilter {
+        polymer: Some("ABS".into()),
+        min_recycled_share: Some(0.1),
+        ..Default::default()
+    };
+    assert!(ids(store, &abs_recycled).await.is_empty());
+
+    let by_value = |v: &str| PassportFilter {
+        product_id: Some(v.into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(store, &by_value("04012345000016")).await,
+        [PP_BUMPER.id]
+    );
+    assert_eq!(
+        ids(store, &by_value("gtin:04012345000016")).await,
+        [PP_BUMPER.id]
+    );
+    assert!(
+        ids(store, &by_value("serial:04012345000016"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        ids(store, &by_value("lot:PET-FL-2025-0042")).await,
+        [PET_FLAKES.id]
+    );
+    // A value containing colons matches as a whole and with its scheme.
+    assert_eq!(
+        ids(store, &by_value("https://id.example.com/lot:7")).await,
+        [ABS_HOUSING.id]
+    );
+    assert_eq!(
+        ids(store, &by_value("lot:https://id.example.com/lot:7")).await,
+        [ABS_HOUSING.id]
+    );
+
+    let since = |t: &str| PassportFilter {
+        updated_since: Some(at(t)),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(store, &since("2025-02-10T14:00:00Z")).await.len(),
+        2,
+        "inclusive bound"
+    );
+    assert_eq!(
+        ids(store, &since("2025-02-10T14:00:00.001Z")).await,
+        [ABS_HOUSING.id]
+    );
+
+    // Version 2 of the bumper switches to PE under a new GTIN: filters see only the latest version.
+    let mut v2 = version_of(&PP_BUMPER, 2);
+    v2.polymers = vec![("PE-HD".into(), 0.6)];
+    v2.product_ids = vec![("gtin".into(), "04012345000030".into())];
+    v2.updated_at = at("2025-04-01T00:00:00Z");
+    store.insert_next_version(&v2, 1).await.unwrap();
+    assert_eq!(ids(store, &pp).await, [ABS_HOUSING.id]);
+    assert!(ids(store, &by_value("04012345000016")).await.is_empty());
+    assert_eq!(
+        ids(store, &by_value("04012345000030")).await,
+        [PP_BUMPER.id]
+    );
+    let combined = PassportFilter {
+        polymer: Some("PE-HD".into()),
+        min_recycled_share: Some(0.6),
+        product_id: Some("gtin:04012345000030".into()),
+        updated_since: Some(at("2025-03-15T00:00:00Z")),
+    };
+    let page = store.list_passports(&combined, None, 10).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(
+        (page.items[0].id.as_str(), page.items[0].version),
+        (PP_BUMPER.id, 2)
+    );
+
+    assert!(matches!(
+        store
+            .list_passports(&PassportFilter::default(), Some("%%not-a-cursor"), 10)
+            .await,
+        Err(StoreError::InvalidCursor(_))
+    ));
+}
+
+async fn cursor_paging_has_no_gaps_or_repeats(db: &TestDb) {
+    let store = &db.store;
+    // Ids inserted out of order; every third one recycled PP above 0.5.
+    let mut expected = BTreeSet::new();
+    let mut expected_recycled = BTreeSet::new();
+    for n in [
+        17, 3, 22, 8, 0, 11, 19, 5, 14, 1, 20, 9, 6, 13, 2, 21, 16, 10, 4, 18, 7, 15, 12,
+    ] {
+        let id = format!("urn:uuid:lot-{n:04}");
+        let share = if n % 3 == 0 { 0.75 } else { 0.25 };
+        store
+            .insert_passport(&plain_passport(id.clone(), "PP", share))
+            .await
+            .unwrap();
+        if share > 0.5 {
+            expected_recycled.insert(id.clone());
+        }
+        expected.insert(id);
+    }
+
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .list_passports(&PassportFilter::default(), cursor.as_deref(), 5)
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(page.items.len() <= 5);
+        if pages == 2 {
+            // A new version of an already listed and a not yet listed passport, mid-listing:
+            // neither moves, so nothing is listed twice or skipped.
+            for id in [&seen[0], expected.iter().last().unwrap()] {
+                let mut v2 = plain_passport(id.clone(), "PP", 0.1);
+                v2.version = 2;
+                v2.updated_at = at("2025-06-01T00:00:00Z");
+                store.insert_next_version(&v2, 1).await.unwrap();
+            }
+        }
+        seen.extend(page.items.iter().map(|p| p.id.clone()));
+        if let Some(last) = page.items.last()
+            && last.id == *expected.iter().last().unwrap()
+        {
+            assert_eq!(last.version, 2, "pages show the latest version");
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 5, "23 items in pages of 5");
+    assert_eq!(
+        seen,
+        expected.iter().cloned().collect::<Vec<_>>(),
+        "ordered, no gaps, no repeats"
+    );
+
+    // Exactly a page's worth left: the last full page carries no cursor to an empty page.
+    let all = store
+        .list_passports(&PassportFilter::default(), None, 23)
+        .await
+        .unwrap();
+    assert_eq!((all.items.len(), all.next_cursor), (23, None));
+
+    // Paging a filtered listing: the 8 recycled ones (minus seen[0]'s and the last's new versions).
+    let filter = PassportFilter {
+        polymer: Some("PP".into()),
+        min_recycled_share: Some(0.5),
+        ..Default::default()
+    };
+    let mut filtered = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_passports(&filter, cursor.as_deref(), 3)
+            .await
+            .unwrap();
+        filtered.extend(page.items.into_iter().map(|p| p.id));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    expected_recycled.remove(&seen[0]);
+    expected_recycled.remove(expected.iter().last().unwrap());
+    assert_eq!(filtered, expected_recycled.into_iter().collect::<Vec<_>>());
+}
+
+async fn trace_events_link_and_failed_ones_store_nothing(db: &TestDb) {
+    let store = &db.store;
+    let e1 = event("ev-shred", &[], &[("bumpers-lot-1", "flakes-lot-1")]);
+    store.insert_trace_event(&e1).await.unwrap();
+    let stored = store.trace_event("ev-shred").await.unwrap().unwrap();
+    assert_eq!(stored.hash, e1.hash);
+    assert_eq!(stored.canonical_json, e1.canonical_json);
+    assert_eq!(stored.event_time, e1.event_time);
+    assert!(stored.previous_hashes.is_empty());
+    assert!(stored.recorded_at > at("2025-01-01T00:00:00Z"));
+
+    assert!(matches!(
+        store.insert_trace_event(&e1).await,
+        Err(StoreError::Duplicate)
+    ));
+
+    // Unknown predecessor: nothing of the event stays, not its row, edges or audit row.
+    let orphan = event(
+        "ev-extrude",
+        &["ev-shred", "ev-never-recorded"],
+        &[("flakes-lot-1", "pellets-lot-1")],
+    );
+    match store.insert_trace_event(&orphan).await {
+        Err(StoreError::UnknownPredecessor(h)) => assert_eq!(h, hash_of("ev-never-recorded")),
+        other => panic!("expected UnknownPredecessor, got {other:?}"),
+    }
+    assert_eq!(store.trace_event("ev-extrude").await.unwrap(), None);
+    assert_eq!(store.trace_event_by_hash(&orphan.hash).await.unwrap(), None);
+    let down = store
+        .lineage("flakes-lot-1", LineageDirection::Downstream, 5)
+        .await
+        .unwrap();
+    assert!(down.nodes.is_empty() && down.edges.is_empty(), "{down:?}");
+    assert!(
+        store
+            .audit_entries("trace_event:ev-extrude")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The same event with known predecessors goes in, links kept in order.
+    let e2 = event(
+        "ev-extrude",
+        &["ev-shred"],
+        &[("flakes-lot-1", "pellets-lot-1")],
+    );
+    store.insert_trace_event(&e2).await.unwrap();
+    let e3 = event("ev-mould", &["ev-extrude", "ev-shred"], &[]);
+    store.insert_trace_event(&e3).await.unwrap();
+    let stored = store.trace_event_by_hash(&e3.hash).await.unwrap().unwrap();
+    assert_eq!(stored.event_id, "ev-mould");
+    assert_eq!(
+        stored.previous_hashes,
+        [hash_of("ev-extrude"), hash_of("ev-shred")]
+    );
+
+    // An event cannot name itself as predecessor.
+    let selfish = event("ev-self", &["ev-self"], &[]);
+    assert!(matches!(
+        store.insert_trace_event(&selfish).await,
+        Err(StoreError::UnknownPredecessor(_))
+    ));
+    assert_eq!(store.trace_event("ev-self").await.unwrap(), None);
+}
+
+async fn lineage_walks_up_down_both_with_depth_and_cycle(db: &TestDb) {
+    let store = &db.store;
+    // pellets ─┐
+    //          ├─> compound ─> bumper ─> regrind ─┐
+    // masterbatch┘     ^─────────────────────────┘  (regrind goes back into the compound: cycle)
+    store
+        .insert_trace_event(&event(
+            "ev-compound",
+            &[],
+            &[("pellets", "compound"), ("masterbatch", "compound")],
+        ))
+        .await
+        .unwrap();
+    store
+        .insert_trace_event(&event(
+            "ev-mould",
+            &["ev-compound"],
+            &[("compound", "bumper")],
+        ))
+        .await
+        .unwrap();
+    store
+        .insert_trace_event(&event(
+            "ev-regrind",
+            &["ev-mould"],
+            &[("bumper", "regrind"), ("regrind", "compound")],
+        ))
+        .await
+        .unwrap();
+
+    let node = |id: &str, depth, direction| LineageNode {
+        id: id.to_owned(),
+        depth,
+        direction,
+    };
+    let edge = |from: &str, to: &str, event_id: &str| LineageEdge {
+        from: from.to_owned(),
+        to: to.to_owned(),
+        event_id: event_id.to_owned(),
+    };
+    use LineageDirection::{Both, Downstream, Upstream};
+
+    let up = store.lineage("bumper", Upstream, 10).await.unwrap();
+    assert_eq!(up.root, "bumper");
+    assert_eq!(
+        up.nodes,
+        [
+            node("compound", 1, Upstream),
+            node("masterbatch", 2, Upstream),
+            node("pellets", 2, Upstream),
+            node("regrind", 2, Upstream),
+        ]
+    );
+    // The walk ends at the cycle (regrind's input is the root) but shows the edge that closes it.
+    assert!(up.edges.contains(&edge("bumper", "regrind", "ev-regrind")));
+    assert_eq!(up.edges.len(), 5);
+
+    let up1 = store.lineage("bumper", Upstream, 1).await.unwrap();
+    assert_eq!(up1.nodes, [node("compound", 1, Upstream)]);
+    assert_eq!(up1.edges, [edge("compound", "bumper", "ev-mould")]);
+
+    let down = store.lineage("pellets", Downstream, 10).await.unwrap();
+    assert_eq!(
+        down.nodes,
+        [
+            node("compound", 1, Downstream),
+            node("bumper", 2, Downstream),
+            node("regrind", 3, Downstream),
+        ]
+    );
+    assert!(
+        down.edges
+            .contains(&edge("regrind", "compound", "ev-regrind"))
+    );
+
+    let both = store.lineage("compound", Both, 1).await.unwrap();
+    assert_eq!(
+        both.nodes,
+        [
+            node("masterbatch", 1, Upstream),
+            node("pellets", 1, Upstream),
+            node("regrind", 1, Upstream),
+            node("bumper", 1, Downstream),
+        ]
+    );
+    assert_eq!(both.edges.len(), 4);
+    let both = store.lineage("compound", Both, 10).await.unwrap();
+    assert!(both.nodes.contains(&node("bumper", 2, Upstream)));
+    assert!(both.nodes.contains(&node("regrind", 2, Downstream)));
+    let distinct: BTreeSet<_> = both.edges.iter().collect();
+    assert_eq!(distinct.len(), both.edges.len(), "edges reported once");
+    assert_eq!(both.edges.len(), 5);
+
+    assert!(
+        store
+            .lineage("bumper", Both, 0)
+            .await
+            .unwrap()
+            .nodes
+            .is_empty()
+    );
+    let unknown = store.lineage("nothing-here", Both, 3).await.unwrap();
+    assert!(unknown.nodes.is_empty() && unknown.edges.is_empty());
+
+    let json = serde_json::to_value(&up1).unwrap();
+    assert_eq!(json["nodes"][0]["direction"], "upstream");
+    assert_eq!(json["edges"][0]["eventId"], "ev-mould");
+}
+
+async fn collection_totals_per_month_and_category(db: &TestDb) {
+    let store = &db.store;
+    let records = [
+        record(
+            "col-2025-01-a",
+            "2025-01-01",
+            vec![
+                entry("automotive", [100.0, 10.0, 60.0, 20.0, 10.0]),
+                entry("packaging", [40.0, 0.0, 30.0, 8.0, 2.0]),
+            ],
+        ),
+        record(
+            "col-2025-01-b",
+            "2025-01-31",
+            vec![entry("automotive", [50.5, 0.5, 40.0, 5.0, 5.0])],
+        ),
+        record(
+            "col-2025-02-a",
+            "2025-02-14",
+            vec![entry("packaging", [12.25, 0.0, 12.25, 0.0, 0.0])],
+        ),
+        record(
+            "col-2024-12",
+            "2024-12-31",
+            vec![entry("automotive", [999.0, 0.0, 0.0, 0.0, 999.0])],
+        ),
+        record(
+            "col-2025-03",
+            "2025-03-01",
+            vec![entry("automotive", [999.0, 0.0, 0.0, 0.0, 999.0])],
+        ),
+    ];
+    for r in &records {
+        store.insert_collection_record(r).await.unwrap();
+    }
+    let totals = store
+        .collection_totals(day("2025-01-01"), day("2025-02-28"))
+        .await
+        .unwrap();
+    let t = |period: &str, category: &str, kg: [f64; 5]| CategoryTotals {
+        period: period.to_owned(),
+        category: category.to_owned(),
+        collected_kg: kg[0],
+        reused_parts_kg: kg[1],
+        material_recycling_kg: kg[2],
+        thermal_recycling_kg: kg[3],
+        disposal_kg: kg[4],
+    };
+    assert_eq!(
+        totals,
+        [
+            t("2025-01", "automotive", [150.5, 10.5, 100.0, 25.0, 15.0]),
+            t("2025-01", "packaging", [40.0, 0.0, 30.0, 8.0, 2.0]),
+            t("2025-02", "packaging", [12.25, 0.0, 12.25, 0.0, 0.0]),
+        ]
+    );
+    let one_day = store
+        .collection_totals(day("2025-01-31"), day("2025-01-31"))
+        .await
+        .unwrap();
+    assert_eq!(
+        one_day,
+        [t("2025-01", "automotive", [50.5, 0.5, 40.0, 5.0, 5.0])]
+    );
+    assert!(
+        store
+            .collection_totals(day("2023-01-01"), day("2023-12-31"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn duplicate_collection_record_stores_nothing(db: &TestDb) {
+    let store = &db.store;
+    let first = record(
+        "col-dup",
+        "2025-05-05",
+        vec![entry("electronics", [10.0, 1.0, 6.0, 2.0, 1.0])],
+    );
+    store.insert_collection_record(&first).await.unwrap();
+    let again = record(
+        "col-dup",
+        "2025-05-06",
+        vec![
+            entry("electronics", [500.0, 0.0, 0.0, 0.0, 500.0]),
+            entry("packaging", [7.0, 0.0, 7.0, 0.0, 0.0]),
+        ],
+    );
+    assert!(matches!(
+        store.insert_collection_record(&again).await,
+        Err(StoreError::Duplicate)
+    ));
+    let totals = store
+        .collection_totals(day("2025-05-01"), day("2025-05-31"))
+        .await
+        .unwrap();
+    assert_eq!(totals.len(), 1);
+    assert_eq!(totals[0].category, "electronics");
+    assert_eq!(totals[0].collected_kg, 10.0);
+    assert_eq!(
+        store
+            .audit_entries("collection_record:col-dup")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let mut bad = record(
+        "col-nan",
+        "2025-05-07",
+        vec![entry("x", [f64::NAN, 0.0, 0.0, 0.0, 0.0])],
+    );
+    assert!(matches!(
+        store.insert_collection_record(&bad).await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    bad.entries.clear();
+    store.insert_collection_record(&bad).await.unwrap();
+}
+
+async fn audit_rows_are_written(db: &TestDb) {
+    let store = &db.store;
+    let v1 = version_of(&PET_FLAKES, 1);
+    store.insert_passport(&v1).await.unwrap();
+    let mut v2 = version_of(&PET_FLAKES, 2);
+    v2.actor = "bob@brand.example".into();
+    store.insert_next_version(&v2, 1).await.unwrap();
+    store
+        .audit(
+            "carol@auditor.example",
+            "passport.export",
+            "passport:export-1",
+        )
+        .await
+        .unwrap();
+
+    let created = store
+        .audit_entries(&format!("passport:{}@1", PET_FLAKES.id))
+        .await
+        .unwrap();
+    assert_eq!(created.len(), 1);
+    assert_eq!(
+        (created[0].actor.as_str(), created[0].action.as_str()),
+        ("alice@recycler.example", "passport.create")
+    );
+    let updated = store
+        .audit_entries(&format!("passport:{}@2", PET_FLAKES.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        (updated[0].actor.as_str(), updated[0].action.as_str()),
+        ("bob@brand.example", "passport.update")
+    );
+    assert!(updated[0].seq > created[0].seq);
+    let exported = store.audit_entries("passport:export-1").await.unwrap();
+    assert_eq!(exported[0].actor, "carol@auditor.example");
+    assert!(exported[0].at >= created[0].at);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backend-specific behaviour
+
+#[tokio::test]
+async fn sqlite_file_persists_and_uses_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_in_dir(&dir.path().join("nested data"))
+        .await
+        .unwrap();
+    store
+        .insert_passport(&version_of(&PP_BUMPER, 1))
+        .await
+        .unwrap();
+    store.close().await;
+
+    let reopened = Store::open_in_dir(&dir.path().join("nested data"))
+        .await
+        .unwrap();
+    assert_eq!(reopened.passport_count().await.unwrap(), 1);
+    let path = dir.path().join("nested data").join("dpp-gateway.db");
+    assert!(path.exists());
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    conn.close().await.unwrap();
+    reopened.close().await;
+}
+
+#[tokio::test]
+async fn unsupported_url_is_rejected() {
+    assert!(matches!(
+        Store::connect("mysql://root:hunter2@localhost/dpp").await,
+        Err(StoreError::UnsupportedUrl(u)) if !u.contains("hunter2")
+    ));
+}
+
+#[test]
+fn with_database_replaces_only_the_path() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5433/postgres", "t1"),
+        "postgres://postgres@127.0.0.1:5433/t1"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h/db?sslmode=disable", "t1"),
+        "postgres://u:p@h/t1?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://h:1", "t1"), "postgres://h:1/t1");
+}
