@@ -7,6 +7,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod exchange;
 pub mod problem;
 pub mod service;
 pub mod store;
