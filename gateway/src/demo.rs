@@ -107,51 +107,37 @@ async fn seed_and_check(base: &str, admin: &str, reader: &str) -> anyhow::Result
     let mut summary = DemoSummary::default();
 
     for passport in dpp_schemas::fixtures::all_passports() {
-        let response = http
-            .post(format!("{base}/api/v1/passports"))
-            .bearer_auth(admin)
-            .json(&passport)
-            .send()
-            .await?;
-        let status = response.status();
-        ensure!(
-            status == StatusCode::CREATED,
-            "creating {} answered {status}: {}",
-            passport.id,
-            response.text().await?
-        );
+        post_created(
+            &http,
+            &format!("{base}/api/v1/passports"),
+            admin,
+            &passport,
+            &passport.id.to_string(),
+        )
+        .await?;
         summary.passports += 1;
         summary.versions += 1;
     }
     for event in dpp_schemas::fixtures::trace_events() {
-        let response = http
-            .post(format!("{base}/api/v1/trace-events"))
-            .bearer_auth(admin)
-            .json(&event)
-            .send()
-            .await?;
-        let status = response.status();
-        ensure!(
-            status == StatusCode::CREATED,
-            "recording event {} answered {status}: {}",
-            event.event_id,
-            response.text().await?
-        );
+        post_created(
+            &http,
+            &format!("{base}/api/v1/trace-events"),
+            admin,
+            &event,
+            &event.event_id.to_string(),
+        )
+        .await?;
         summary.events += 1;
     }
     for record in dpp_schemas::fixtures::collection_records() {
-        let response = http
-            .post(format!("{base}/api/v1/collection-records"))
-            .bearer_auth(admin)
-            .json(&record)
-            .send()
-            .await?;
-        let status = response.status();
-        ensure!(
-            status == StatusCode::CREATED,
-            "storing collection record answered {status}: {}",
-            response.text().await?
-        );
+        post_created(
+            &http,
+            &format!("{base}/api/v1/collection-records"),
+            admin,
+            &record,
+            &record.id.to_string(),
+        )
+        .await?;
         summary.collection_records += 1;
     }
 
@@ -296,6 +282,24 @@ async fn seed_and_check(base: &str, admin: &str, reader: &str) -> anyhow::Result
     summary.recycling_rate = kpis["total"]["recyclingRate"].as_f64();
     summary.resource_reuse_rate = kpis["total"]["resourceReuseRate"].as_f64();
     Ok(summary)
+}
+
+/// POSTs `body` and insists on `201 Created`.
+async fn post_created(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &impl serde::Serialize,
+    what: &str,
+) -> anyhow::Result<()> {
+    let response = http.post(url).bearer_auth(token).json(body).send().await?;
+    let status = response.status();
+    ensure!(
+        status == StatusCode::CREATED,
+        "POST {url} ({what}) answered {status}: {}",
+        response.text().await?
+    );
+    Ok(())
 }
 
 fn names_by_id() -> std::collections::HashMap<String, String> {

@@ -105,23 +105,13 @@ async fn create_read_version_and_sign() {
     expect_problem(stale, 412).await;
 
     // Both versions stay readable, immutable.
-    let v1: Value = gw
-        .reader(Method::GET, &format!("/api/v1/passports/{id}?version=1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v1 = gw
+        .read_json(&format!("/api/v1/passports/{id}?version=1"))
+        .await;
     assert_eq!(v1, body1);
     let versions: Value = gw
-        .reader(Method::GET, &format!("/api/v1/passports/{id}/versions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .read_json(&format!("/api/v1/passports/{id}/versions"))
+        .await;
     assert_eq!(versions["versions"].as_array().unwrap().len(), 2);
     assert_eq!(versions["versions"][1]["etag"], etag2.as_str());
 
@@ -346,43 +336,18 @@ async fn bad_input_is_refused_and_stores_nothing() {
         .unwrap();
     expect_problem(r, 409).await;
 
-    // 400: bad ids and parameters.
-    let r = gw
-        .reader(Method::GET, "/api/v1/passports/not-a-urn")
-        .send()
-        .await
-        .unwrap();
-    expect_problem(r, 400).await;
-    let r = gw
-        .reader(Method::GET, "/api/v1/passports?limit=0")
-        .send()
-        .await
-        .unwrap();
-    expect_problem(r, 400).await;
-    let r = gw
-        .reader(Method::GET, "/api/v1/passports?minRecycledShare=abc")
-        .send()
-        .await
-        .unwrap();
-    expect_problem(r, 400).await;
-    let r = gw
-        .reader(Method::GET, "/api/v1/passports?colour=red")
-        .send()
-        .await
-        .unwrap();
-    expect_problem(r, 400).await;
-    let r = gw
-        .reader(Method::GET, "/api/v1/passports?after=garbage")
-        .send()
-        .await
-        .unwrap();
-    expect_problem(r, 400).await;
-    let r = gw
-        .reader(Method::GET, "/api/v1/nowhere")
-        .send()
-        .await
-        .unwrap();
-    expect_problem(r, 404).await;
+    // Bad ids, parameters and routes.
+    for (path, status) in [
+        ("/api/v1/passports/not-a-urn", 400),
+        ("/api/v1/passports?limit=0", 400),
+        ("/api/v1/passports?minRecycledShare=abc", 400),
+        ("/api/v1/passports?colour=red", 400),
+        ("/api/v1/passports?after=garbage", 400),
+        ("/api/v1/nowhere", 404),
+        ("/api/v1/kpis/circularity", 400),
+    ] {
+        expect_problem(gw.reader(Method::GET, path).send().await.unwrap(), status).await;
+    }
     let r = gw
         .admin(Method::DELETE, "/api/v1/passports")
         .send()
@@ -461,23 +426,11 @@ async fn list_filters_and_cursor_paging() {
             .map(|p| p["id"].as_str().unwrap().to_owned())
             .collect()
     };
-    let pet: Value = gw
-        .reader(Method::GET, "/api/v1/passports?polymer=PET")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pet: Value = gw.read_json("/api/v1/passports?polymer=PET").await;
     assert_eq!(ids(pet), vec![fixtures::pet_bottle_flakes().id.to_string()]);
     let high: Value = gw
-        .reader(Method::GET, "/api/v1/passports?minRecycledShare=0.95")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .read_json("/api/v1/passports?minRecycledShare=0.95")
+        .await;
     for id in ids(high.clone()) {
         let p = all.iter().find(|p| p.id.to_string() == id).unwrap();
         assert!(
@@ -488,31 +441,15 @@ async fn list_filters_and_cursor_paging() {
     assert!(!ids(high).contains(&fixtures::abs_housing().id.to_string()));
     let product = &fixtures::abs_housing().product.ids[0];
     let by_product: Value = gw
-        .reader(
-            Method::GET,
-            &format!("/api/v1/passports?productId={}", product.value),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .read_json(&format!("/api/v1/passports?productId={}", product.value))
+        .await;
     assert_eq!(
         ids(by_product),
         vec![fixtures::abs_housing().id.to_string()]
     );
     let future: Value = gw
-        .reader(
-            Method::GET,
-            "/api/v1/passports?updatedSince=2999-01-01T00:00:00Z",
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .read_json("/api/v1/passports?updatedSince=2999-01-01T00:00:00Z")
+        .await;
     assert!(ids(future).is_empty());
 }
 
@@ -576,16 +513,10 @@ async fn trace_events_lineage_and_kpis() {
     let bumper = fixtures::pp_new_bumper().id.to_string();
     let collected = fixtures::pp_collected_bumpers().id.to_string();
     let up: Value = gw
-        .reader(
-            Method::GET,
-            &format!("/api/v1/passports/{bumper}/lineage?direction=upstream"),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .read_json(&format!(
+            "/api/v1/passports/{bumper}/lineage?direction=upstream"
+        ))
+        .await;
     let node_ids: Vec<&str> = up["nodes"]
         .as_array()
         .unwrap()
@@ -603,16 +534,10 @@ async fn trace_events_lineage_and_kpis() {
         );
     }
     let shallow: Value = gw
-        .reader(
-            Method::GET,
-            &format!("/api/v1/passports/{bumper}/lineage?direction=upstream&depth=1"),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .read_json(&format!(
+            "/api/v1/passports/{bumper}/lineage?direction=upstream&depth=1"
+        ))
+        .await;
     let shallow_ids: Vec<&str> = shallow["nodes"]
         .as_array()
         .unwrap()
@@ -624,16 +549,10 @@ async fn trace_events_lineage_and_kpis() {
         "depth=1 must not reach the collected bumpers"
     );
     let down: Value = gw
-        .reader(
-            Method::GET,
-            &format!("/api/v1/passports/{collected}/lineage?direction=downstream"),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .read_json(&format!(
+            "/api/v1/passports/{collected}/lineage?direction=downstream"
+        ))
+        .await;
     let down_ids: Vec<&str> = down["nodes"]
         .as_array()
         .unwrap()
@@ -665,16 +584,8 @@ async fn trace_events_lineage_and_kpis() {
         );
     }
     let report: Value = gw
-        .reader(
-            Method::GET,
-            "/api/v1/kpis/circularity?from=2000-01-01&to=2100-01-01",
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .read_json("/api/v1/kpis/circularity?from=2000-01-01&to=2100-01-01")
+        .await;
     let (mut c, mut reused, mut material, mut thermal) = (0.0, 0.0, 0.0, 0.0);
     for r in &records {
         for e in &r.entries {
@@ -700,12 +611,6 @@ async fn trace_events_lineage_and_kpis() {
             Method::GET,
             "/api/v1/kpis/circularity?from=2026-02-01&to=2026-01-01",
         )
-        .send()
-        .await
-        .unwrap();
-    expect_problem(r, 400).await;
-    let r = gw
-        .reader(Method::GET, "/api/v1/kpis/circularity")
         .send()
         .await
         .unwrap();

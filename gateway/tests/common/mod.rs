@@ -63,6 +63,17 @@ impl TestGateway {
             .bearer_auth(READER)
     }
 
+    /// GETs `path` with the reader token and parses the JSON answer (any status).
+    pub async fn read_json(&self, path: &str) -> serde_json::Value {
+        self.reader(reqwest::Method::GET, path)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Counts every row a write could leave behind, to prove refused requests store nothing.
     pub async fn footprint(&self) -> (i64, usize, usize) {
         let passports = self.store.passport_count().await.unwrap();
