@@ -70,15 +70,80 @@ pub async fn read_json(headers: &HeaderMap, body: Body, limit: usize) -> Result<
     parse_json(&bytes)
 }
 
-/// Parses JSON text, turning syntax errors (with line and column) into a 400.
+/// Parses JSON text, turning syntax errors (with line and column) into a 400. Duplicate object keys
+/// are refused too: RFC 8259 leaves their meaning open, and two parsers reading different values
+/// from one signed document is how signature-confusion attacks start.
 pub fn parse_json(bytes: &[u8]) -> Result<Value, Problem> {
     if bytes.is_empty() {
         return Err(Problem::malformed(
             "the request body is empty; send a JSON document",
         ));
     }
-    serde_json::from_slice(bytes)
+    serde_json::from_slice::<StrictValue>(bytes)
+        .map(|v| v.0)
         .map_err(|e| Problem::malformed(format!("the body is not valid JSON: {e}")))
+}
+
+/// A JSON value whose objects have no duplicate keys.
+struct StrictValue(Value);
+
+impl<'de> serde::Deserialize<'de> for StrictValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("number out of range"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(StrictValue(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key {key:?}"
+                )));
+            }
+            let StrictValue(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 #[cfg(test)]
@@ -99,5 +164,25 @@ mod tests {
         assert!(!media_type_matches("text/plain", "application/json"));
         assert!(!media_type_matches("application/jsonx", "application/json"));
         assert!(media_type_matches("application/jose", "application/jose"));
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_at_any_depth() {
+        assert!(parse_json(br#"{"a":1,"a":2}"#).is_err());
+        let nested = parse_json(br#"{"a":{"b":[{"c":1,"c":1}]}}"#).unwrap_err();
+        assert!(
+            nested.detail.contains("duplicate key \"c\""),
+            "{}",
+            nested.detail
+        );
+        let ok = parse_json(
+            br#"{"a":{"b":[{"c":1.5,"d":null,"e":true,"f":"x","g":-3,"h":18446744073709551615}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            ok["a"]["b"][0]["h"],
+            serde_json::json!(18446744073709551615u64)
+        );
+        assert_eq!(ok["a"]["b"][0]["c"], serde_json::json!(1.5));
     }
 }
