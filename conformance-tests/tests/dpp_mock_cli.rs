@@ -1,4 +1,4 @@
-//! The `dpp-mock` binary starts, announces its address and answers a login.
+//! The `dpp-mock` binary starts, announces its address and answers a login; `--break` works.
 
 use std::process::Stdio;
 
@@ -78,4 +78,67 @@ async fn dpp_mock_refuses_a_malformed_account() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("ID:SECRET"));
+}
+
+#[tokio::test]
+async fn dpp_mock_breaks_the_rule_of_the_case_named_by_break() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dpp-mock"))
+        .args([
+            "ouranos",
+            "--listen",
+            "127.0.0.1:0",
+            "--account",
+            "buyer@example.com:Passw0rd",
+            "--break",
+            "OUR-AUTH-05",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("dpp-mock starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next_line().await.unwrap().expect("a first line");
+    let base = line
+        .strip_prefix("mock ouranos listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    // OUR-AUTH-05 checks that a missing apiKey is refused: this mock lets it through.
+    let login = reqwest::Client::new()
+        .post(format!("{base}/auth/login"))
+        .json(&json!({ "operatorAccountId": "buyer@example.com", "accountPassword": "Passw0rd" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), reqwest::StatusCode::CREATED);
+    child.kill().await.unwrap();
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr)
+        .await
+        .unwrap();
+    assert!(
+        stderr.contains("breaking OUR-AUTH-05 on purpose"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn dpp_mock_refuses_an_unknown_break_case() {
+    let output = Command::new(env!("CARGO_BIN_EXE_dpp-mock"))
+        .args([
+            "ouranos",
+            "--listen",
+            "127.0.0.1:0",
+            "--break",
+            "OUR-NOPE-99",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("OUR-NOPE-99") && stderr.contains("OUR-AUTH-01"),
+        "{stderr}"
+    );
 }

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use dpp_conformance::mock::ouranos::{Account, ClientCredentials, Faults, MockConfig, MockOuranos};
+use dpp_conformance::mock::ouranos::{
+    Account, Break, ClientCredentials, Faults, MockConfig, MockOuranos,
+};
 
 #[derive(Parser)]
 #[command(
@@ -75,6 +77,10 @@ struct OuranosArgs {
     /// Load the seed data (two operators, plants, parts, a CFP, an answered request).
     #[arg(long)]
     seed_data: bool,
+    /// Break, on purpose, the rule that conformance case CASE-ID checks (e.g. OUR-AUTH-02);
+    /// repeatable. For proving the suite catches it; never for real use.
+    #[arg(long = "break", value_name = "CASE-ID")]
+    breaks: Vec<String>,
 }
 
 fn split_pair(raw: &str, what: &str) -> anyhow::Result<(String, String)> {
@@ -122,6 +128,19 @@ fn ouranos_config(args: OuranosArgs) -> anyhow::Result<MockConfig> {
             })
         })
         .collect::<anyhow::Result<_>>()?;
+    let breaks = args
+        .breaks
+        .iter()
+        .map(|id| {
+            Break::for_case(id).with_context(|| {
+                let known: Vec<&str> = Break::all().map(Break::case_id).collect();
+                format!(
+                    "--break: no break mode for case {id:?}; known: {}",
+                    known.join(", ")
+                )
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
     Ok(MockConfig {
         listen: args.listen,
         api_key: args.api_key,
@@ -132,6 +151,7 @@ fn ouranos_config(args: OuranosArgs) -> anyhow::Result<MockConfig> {
         faults,
         seed: args.seed,
         seed_data: args.seed_data,
+        breaks,
     })
 }
 
@@ -151,6 +171,13 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("starting the ouranos mock")?;
             println!("mock ouranos listening on {}", mock.base_url());
+            for rule in mock.breaks() {
+                eprintln!(
+                    "warning: breaking {} on purpose: {}",
+                    rule.case_id(),
+                    rule.description()
+                );
+            }
             tokio::signal::ctrl_c().await?;
             mock.shutdown().await;
         }

@@ -24,12 +24,13 @@
 //! an `Idempotency-Key` header on PUT/POST/DELETE replays the first successful answer;
 //! faults are injected by [`Faults`] and the `/__admin/*` endpoints.
 
+mod breaks;
 mod model;
 mod routes;
 pub mod seed;
 mod store;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -41,6 +42,7 @@ use tokio::task::JoinHandle;
 
 use super::faults::FaultInjector;
 pub use super::faults::{FaultCounts, Faults};
+pub use breaks::Break;
 
 /// An operator account for `POST /auth/login` (v1). Each account is its own operator, created
 /// with one plant.
@@ -83,6 +85,9 @@ pub struct MockConfig {
     pub seed: u64,
     /// Load the seed data (see [`seed`]).
     pub seed_data: bool,
+    /// Rules the mock deliberately breaks, one per conformance case (see [`Break`]); empty for
+    /// a correct mock.
+    pub breaks: BTreeSet<Break>,
 }
 
 impl Default for MockConfig {
@@ -97,6 +102,7 @@ impl Default for MockConfig {
             faults: Faults::default(),
             seed: 1,
             seed_data: false,
+            breaks: BTreeSet::new(),
         }
     }
 }
@@ -108,6 +114,12 @@ impl MockConfig {
             account_id: account_id.into(),
             password: password.into(),
         });
+        self
+    }
+
+    /// Makes the mock break one rule on purpose (see [`Break`]).
+    pub fn with_break(mut self, rule: Break) -> Self {
+        self.breaks.insert(rule);
         self
     }
 
@@ -171,6 +183,13 @@ pub(crate) struct Shared {
     pub(crate) addr: SocketAddr,
 }
 
+impl Shared {
+    /// Whether the mock was told to break `rule`.
+    pub(crate) fn broken(&self, rule: Break) -> bool {
+        self.config.breaks.contains(&rule)
+    }
+}
+
 /// Locks a mutex, ignoring poisoning (a panicked handler leaves the data usable for a mock).
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -192,6 +211,13 @@ impl MockOuranos {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
+        for rule in &config.breaks {
+            tracing::warn!(
+                case = rule.case_id(),
+                "mock breaks on purpose: {}",
+                rule.description()
+            );
+        }
         let shared = Arc::new(Shared {
             store: Mutex::new(store::Store::new(&config)),
             faults: Mutex::new(FaultInjector::new(config.faults.clone())),
@@ -218,6 +244,11 @@ impl MockOuranos {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.shared.addr
+    }
+
+    /// The rules this mock breaks on purpose.
+    pub fn breaks(&self) -> &BTreeSet<Break> {
+        &self.shared.config.breaks
     }
 
     /// The `apiKey` the mock expects.

@@ -13,12 +13,13 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get, post};
 use chrono::{SecondsFormat, Utc};
+use dpp_schemas::wire::Violation;
 use dpp_schemas::wire::ouranos::{Method as WireMethod, Target, ouranos};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::store::{ApiError, Caller, Query, Reply, Scope, allowed_params};
-use super::{Shared, Stats, lock};
+use super::{Break, Shared, Stats, lock};
 use crate::mock::faults::{Before, Faults};
 use crate::mock::server::ConnectionControl;
 
@@ -141,6 +142,7 @@ async fn handle(shared: Arc<Shared>, route: Route, request: Request) -> Response
         }
         Before::RateLimit { retry_after_secs } => {
             let mut rendered = render_error(
+                &shared,
                 &ctx,
                 ApiError::new(429, scope, "TooManyRequests", "Too many requests"),
             );
@@ -150,7 +152,7 @@ async fn handle(shared: Arc<Shared>, route: Route, request: Request) -> Response
             return rendered.into_response();
         }
         Before::Error { status } => {
-            return render_error(&ctx, injected_error(status, scope)).into_response();
+            return render_error(&shared, &ctx, injected_error(status, scope)).into_response();
         }
     }
 
@@ -158,23 +160,31 @@ async fn handle(shared: Arc<Shared>, route: Route, request: Request) -> Response
         Ok(body) => body,
         Err(e) => {
             let error = ApiError::bad_request(scope, format!("Validation failed, {e}"));
-            return render_error(&ctx, error).into_response();
+            return render_error(&shared, &ctx, error).into_response();
         }
     };
 
     // apiKey (403 per the spec), then the route, then the bearer token (401).
     let api_key_error = match header_str(&parts.headers, "apikey") {
+        None if shared.broken(Break::AcceptMissingApiKey) => None,
         None => Some("You do not have the necessary privileges"),
-        Some(key) if key != shared.config.api_key => Some("Invalid key"),
+        Some(key) if key != shared.config.api_key && !shared.broken(Break::AcceptWrongApiKey) => {
+            Some("Invalid key")
+        }
         Some(_) => None,
     };
     if let Some(message) = api_key_error {
         lock(&shared.store).stats.auth_failures += 1;
-        return render_error(&ctx, ApiError::forbidden(Scope::Auth, message)).into_response();
+        return render_error(&shared, &ctx, ApiError::forbidden(Scope::Auth, message))
+            .into_response();
     }
     if !route.allows(&parts.method) {
-        return render_error(&ctx, ApiError::not_found(scope, "Endpoint Not Found"))
-            .into_response();
+        return render_error(
+            &shared,
+            &ctx,
+            ApiError::not_found(scope, "Endpoint Not Found"),
+        )
+        .into_response();
     }
     let caller = if route.needs_bearer() {
         let token = header_str(&parts.headers, "authorization").and_then(|v| {
@@ -187,7 +197,7 @@ async fn handle(shared: Arc<Shared>, route: Route, request: Request) -> Response
             Err(error) => {
                 store.stats.auth_failures += 1;
                 drop(store);
-                return render_error(&ctx, error).into_response();
+                return render_error(&shared, &ctx, error).into_response();
             }
         }
     } else {
@@ -226,7 +236,7 @@ async fn handle(shared: Arc<Shared>, route: Route, request: Request) -> Response
                         "Conflict",
                         "A request with this Idempotency-Key is in progress",
                     );
-                    return render_error(&ctx, error).into_response();
+                    return render_error(&shared, &ctx, error).into_response();
                 }
                 Begin::Mismatch => {
                     let error = ApiError::new(
@@ -235,7 +245,7 @@ async fn handle(shared: Arc<Shared>, route: Route, request: Request) -> Response
                         "UnprocessableEntity",
                         "Idempotency-Key was already used for a different request",
                     );
-                    return render_error(&ctx, error).into_response();
+                    return render_error(&shared, &ctx, error).into_response();
                 }
             }
         }
@@ -259,7 +269,7 @@ async fn handle(shared: Arc<Shared>, route: Route, request: Request) -> Response
             reply,
             check,
         ),
-        Err(error) => render_error(&ctx, error),
+        Err(error) => render_error(&shared, &ctx, error),
     };
     let committed = rendered.status.is_success();
     if let Some(key) = idempotency {
@@ -310,7 +320,12 @@ fn process(
                 ApiError::invalid_param(scope, "dataTarget", "Unexpected query parameter")
             })?;
             let allowed = allowed_params(target, method.as_str());
-            if let Some((name, _)) = query.0.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+            let unknown = query
+                .0
+                .iter()
+                .filter(|_| !shared.broken(Break::AcceptUnknownParam))
+                .find(|(k, _)| !allowed.contains(&k.as_str()));
+            if let Some((name, _)) = unknown {
                 return Err(ApiError::invalid_param(
                     scope,
                     name,
@@ -326,28 +341,63 @@ fn process(
                     store.get_operator(caller, query)
                 }
                 (Target::Operator, WireMethod::Put) => {
-                    let input = parse(&mut store.stats, target, wm, body, scope)?;
+                    let input = parse(
+                        &mut store.stats,
+                        &shared.config.breaks,
+                        target,
+                        wm,
+                        body,
+                        scope,
+                    )?;
                     store.put_operator(caller, input)
                 }
                 (Target::Plant, WireMethod::Get) => store.list_plants(caller),
                 (Target::Plant, WireMethod::Put) => {
-                    let input = parse(&mut store.stats, target, wm, body, scope)?;
+                    let input = parse(
+                        &mut store.stats,
+                        &shared.config.breaks,
+                        target,
+                        wm,
+                        body,
+                        scope,
+                    )?;
                     store.put_plant(caller, input)
                 }
                 (Target::Parts, WireMethod::Get) => store.list_parts(caller, query),
                 (Target::Parts, WireMethod::Put) => {
-                    let input = parse(&mut store.stats, target, wm, body, scope)?;
+                    let input = parse(
+                        &mut store.stats,
+                        &shared.config.breaks,
+                        target,
+                        wm,
+                        body,
+                        scope,
+                    )?;
                     store.put_part(caller, input)
                 }
                 (Target::Parts, WireMethod::Delete) => store.delete_part(caller, query),
                 (Target::PartsStructure, WireMethod::Get) => store.get_structure(caller, query),
                 (Target::PartsStructure, WireMethod::Put) => {
-                    let input = parse(&mut store.stats, target, wm, body, scope)?;
+                    let input = parse(
+                        &mut store.stats,
+                        &shared.config.breaks,
+                        target,
+                        wm,
+                        body,
+                        scope,
+                    )?;
                     store.put_structure(caller, input)
                 }
                 (Target::Cfp, WireMethod::Get) => store.get_cfp(caller, query),
                 (Target::Cfp, WireMethod::Put) => {
-                    let input = parse(&mut store.stats, target, wm, body, scope)?;
+                    let input = parse(
+                        &mut store.stats,
+                        &shared.config.breaks,
+                        target,
+                        wm,
+                        body,
+                        scope,
+                    )?;
                     store.put_cfp(caller, input)
                 }
                 (Target::CfpCertification, WireMethod::Get) => {
@@ -355,7 +405,14 @@ fn process(
                 }
                 (Target::TradeRequest, WireMethod::Get) => store.list_trade_requests(caller, query),
                 (Target::TradeRequest, WireMethod::Put) => {
-                    let input = parse(&mut store.stats, target, wm, body, scope)?;
+                    let input = parse(
+                        &mut store.stats,
+                        &shared.config.breaks,
+                        target,
+                        wm,
+                        body,
+                        scope,
+                    )?;
                     store.put_trade_request(caller, input)
                 }
                 (Target::TradeResponse, WireMethod::Get) => {
@@ -364,7 +421,14 @@ fn process(
                 (Target::TradeResponse, WireMethod::Put) => store.put_trade_response(caller, query),
                 (Target::Status, WireMethod::Get) => store.list_statuses(caller, query),
                 (Target::Status, WireMethod::Put) => {
-                    let input = parse(&mut store.stats, target, wm, body, scope)?;
+                    let input = parse(
+                        &mut store.stats,
+                        &shared.config.breaks,
+                        target,
+                        wm,
+                        body,
+                        scope,
+                    )?;
                     store.put_status(caller, input)
                 }
                 _ => Err(ApiError::not_found(scope, "Endpoint Not Found")),
@@ -373,29 +437,63 @@ fn process(
         }
         Route::Login => {
             store.stats.auth_posts += 1;
-            let input = parse(&mut store.stats, Target::AuthLogin, wm, body, scope)?;
+            let input = parse(
+                &mut store.stats,
+                &shared.config.breaks,
+                Target::AuthLogin,
+                wm,
+                body,
+                scope,
+            )?;
             Ok((store.login(input)?, Some((Target::AuthLogin, wm))))
         }
         Route::Refresh => {
             store.stats.auth_posts += 1;
-            let input = parse(&mut store.stats, Target::AuthRefresh, wm, body, scope)?;
+            let input = parse(
+                &mut store.stats,
+                &shared.config.breaks,
+                Target::AuthRefresh,
+                wm,
+                body,
+                scope,
+            )?;
             Ok((store.refresh(input)?, Some((Target::AuthRefresh, wm))))
         }
         Route::Change => {
             store.stats.auth_posts += 1;
             let caller = caller.ok_or_else(|| ApiError::unauthorized("Authentication required"))?;
-            let input = parse(&mut store.stats, Target::AuthChange, wm, body, scope)?;
+            let input = parse(
+                &mut store.stats,
+                &shared.config.breaks,
+                Target::AuthChange,
+                wm,
+                body,
+                scope,
+            )?;
             Ok((store.change_password(caller, input)?, None))
         }
         Route::Client => {
             store.stats.auth_posts += 1;
-            let input = parse(&mut store.stats, Target::AuthClient, wm, body, scope)?;
+            let input = parse(
+                &mut store.stats,
+                &shared.config.breaks,
+                Target::AuthClient,
+                wm,
+                body,
+                scope,
+            )?;
             Ok((store.client_login(input)?, Some((Target::AuthClient, wm))))
         }
         Route::SystemToken => {
             store.stats.auth_posts += 1;
-            let input: super::model::TokenInput =
-                parse(&mut store.stats, Target::SystemAuthToken, wm, body, scope)?;
+            let input: super::model::TokenInput = parse(
+                &mut store.stats,
+                &shared.config.breaks,
+                Target::SystemAuthToken,
+                wm,
+                body,
+                scope,
+            )?;
             Ok((
                 store.introspect(&input.id_token)?,
                 Some((Target::SystemAuthToken, wm)),
@@ -426,6 +524,7 @@ fn count(stats: &mut Stats, data_target: &str, method: WireMethod) {
 /// Reads a body: JSON syntax, then the official schema (and its prose rules), then the type.
 fn parse<T: DeserializeOwned>(
     stats: &mut Stats,
+    breaks: &std::collections::BTreeSet<Break>,
     target: Target,
     method: WireMethod,
     body: &Bytes,
@@ -433,7 +532,10 @@ fn parse<T: DeserializeOwned>(
 ) -> Result<T, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(scope, format!("Validation failed, {e}")))?;
-    if let Err(violations) = ouranos().validate_request(target, method, &value) {
+    if let Err(violations) = ouranos().validate_request(target, method, &value)
+        && let violations = tolerated(breaks, target, method, violations)
+        && !violations.is_empty()
+    {
         stats.validation_failures += 1;
         let reasons: Vec<String> = violations.iter().map(ToString::to_string).collect();
         return Err(ApiError::bad_request(
@@ -443,6 +545,35 @@ fn parse<T: DeserializeOwned>(
     }
     serde_json::from_value(value)
         .map_err(|e| ApiError::bad_request(scope, format!("Validation failed, {e}")))
+}
+
+/// Drops the violations a broken mock is told to let through (conformance self-test).
+fn tolerated(
+    breaks: &std::collections::BTreeSet<Break>,
+    target: Target,
+    method: WireMethod,
+    violations: Vec<Violation>,
+) -> Vec<Violation> {
+    if method != WireMethod::Put {
+        return violations;
+    }
+    let lets_through = |v: &Violation| match target {
+        Target::Parts => breaks.contains(&Break::AcceptInvalidPart),
+        Target::PartsStructure => {
+            (breaks.contains(&Break::AcceptOver50Children) && v.pointer == "/childrenPartsModel")
+                || (breaks.contains(&Break::AcceptParentAmount)
+                    && v.pointer == "/parentPartsModel/amountRequired")
+        }
+        Target::Cfp => {
+            (breaks.contains(&Break::AcceptIncompleteCfp) && v.pointer.is_empty())
+                || (breaks.contains(&Break::AcceptTooManyDecimals) && v.message.contains("decimal"))
+        }
+        _ => false,
+    };
+    violations
+        .into_iter()
+        .filter(|v| !lets_through(v))
+        .collect()
 }
 
 fn render_reply(
@@ -457,7 +588,7 @@ fn render_reply(
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
     let mut out = Rendered {
         status,
-        headers: vec![x_track(ctx)],
+        headers: x_track(shared, ctx).into_iter().collect(),
         body: Bytes::new(),
     };
     if let Some(body) = &reply.body {
@@ -474,7 +605,7 @@ fn render_reply(
         ));
         out.body = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
     }
-    if let Some(page) = reply.next {
+    if let Some(page) = reply.next.filter(|_| !shared.broken(Break::NoLinkHeader)) {
         let host = header_str(headers, "host")
             .map(str::to_owned)
             .unwrap_or_else(|| shared.addr.to_string());
@@ -493,7 +624,7 @@ fn render_reply(
     out
 }
 
-fn render_error(ctx: &Ctx, error: ApiError) -> Rendered {
+fn render_error(shared: &Shared, ctx: &Ctx, error: ApiError) -> Rendered {
     let detail = error.detail.unwrap_or_else(|| {
         format!(
             "id: {}, timeStamp: {}, dataTarget: {}, method: {}",
@@ -503,16 +634,25 @@ fn render_error(ctx: &Ctx, error: ApiError) -> Rendered {
             ctx.method
         )
     });
-    let body = json!({ "code": error.code, "message": error.message, "detail": detail });
+    let wrong_shape = (shared.broken(Break::UnknownTargetErrorShape)
+        && error
+            .message
+            .contains("dataTarget: Unexpected query parameter"))
+        || (shared.broken(Break::MissingParamErrorShape)
+            && error.message.contains("cannot be blank"));
+    let body = if wrong_shape {
+        json!({ "error": error.message })
+    } else {
+        json!({ "code": error.code, "message": error.message, "detail": detail })
+    };
+    let mut headers: Vec<_> = x_track(shared, ctx).into_iter().collect();
+    headers.push((
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    ));
     Rendered {
         status: StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        headers: vec![
-            x_track(ctx),
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-        ],
+        headers,
         body: Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
     }
 }
@@ -536,24 +676,31 @@ fn injected_error(status: u16, scope: Scope) -> ApiError {
     }
 }
 
-fn x_track(ctx: &Ctx) -> (HeaderName, HeaderValue) {
-    (
+fn x_track(shared: &Shared, ctx: &Ctx) -> Option<(HeaderName, HeaderValue)> {
+    if shared.broken(Break::NoXTrack) {
+        return None;
+    }
+    Some((
         HeaderName::from_static("x-track"),
         HeaderValue::from_str(&ctx.x_track).unwrap_or_else(|_| HeaderValue::from_static("-")),
-    )
+    ))
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn endpoint_not_found(method: Method) -> Response {
+async fn endpoint_not_found(State(shared): State<Arc<Shared>>, method: Method) -> Response {
+    if shared.broken(Break::NotFoundPlainText) {
+        return (StatusCode::NOT_FOUND, "404 page not found").into_response();
+    }
     let ctx = Ctx {
         x_track: uuid::Uuid::new_v4().to_string(),
         data_target: String::new(),
         method: method.to_string(),
     };
     render_error(
+        &shared,
         &ctx,
         ApiError::not_found(Scope::Dataspace, "Endpoint Not Found"),
     )

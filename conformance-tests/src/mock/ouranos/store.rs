@@ -2,7 +2,7 @@
 //! describes it. Everything here is synchronous and runs under one mutex; HTTP concerns (headers,
 //! faults, idempotency) live in `routes`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
@@ -17,7 +17,7 @@ use super::model::{
     ChangePassword, ClientInput, LoginInput, Operator, OperatorAttribute, Part, PartsStructure,
     Plant, PlantAttribute, RefreshInput, RequestStatus, Status, Trade, TradeRequest, TradeResponse,
 };
-use super::{MockConfig, Stats};
+use super::{Break, MockConfig, Stats};
 use crate::mock::rng::SplitMix64;
 
 /// Which subsystem an error names in its `code` (`[auth] …`, `[dataspace] …`, `[traceability] …`).
@@ -236,6 +236,8 @@ pub(crate) struct Store {
     certifications: HashMap<String, Vec<Value>>,
     trades: BTreeMap<String, TradeRecord>,
     trade_seq: u64,
+    /// Rules broken on purpose (conformance self-test).
+    breaks: BTreeSet<Break>,
     pub(crate) stats: Stats,
 }
 
@@ -262,6 +264,7 @@ impl Store {
             certifications: HashMap::new(),
             trades: BTreeMap::new(),
             trade_seq: 0,
+            breaks: config.breaks.clone(),
             stats: Stats::default(),
         };
         for (i, account) in config.accounts.iter().enumerate() {
@@ -304,6 +307,20 @@ impl Store {
         if seed_data {
             super::seed::seed(self);
         }
+    }
+
+    fn broken(&self, rule: Break) -> bool {
+        self.breaks.contains(&rule)
+    }
+
+    /// The answer of a token endpoint (`TokenFieldMisnamed` renames the token).
+    fn token_answer(&self, mut body: Value) -> Result<Reply, ApiError> {
+        if self.broken(Break::TokenFieldMisnamed)
+            && let Some(token) = body.as_object_mut().and_then(|o| o.remove("accessToken"))
+        {
+            body["access_token"] = token;
+        }
+        Reply::json(201, body)
     }
 
     fn new_id(&mut self) -> String {
@@ -443,16 +460,18 @@ impl Store {
     /// `POST /auth/login` (201 LoginOutputModel).
     pub(crate) fn login(&mut self, input: LoginInput) -> Result<Reply, ApiError> {
         let operator_id = match self.accounts.get(&input.operator_account_id) {
-            Some(a) if a.password == input.account_password => a.operator_id.clone(),
+            Some(a)
+                if a.password == input.account_password
+                    || self.breaks.contains(&Break::AcceptWrongCredentials) =>
+            {
+                a.operator_id.clone()
+            }
             _ => return Err(ApiError::unauthorized("Invalid credentials")),
         };
         let access = self.issue_access_token(operator_id.clone(), None);
         let refresh = format!("mock-rt.{}", self.rng.uuid().simple());
         self.refresh_tokens.insert(refresh.clone(), operator_id);
-        Reply::json(
-            201,
-            json!({ "accessToken": access, "refreshToken": refresh }),
-        )
+        self.token_answer(json!({ "accessToken": access, "refreshToken": refresh }))
     }
 
     /// `POST /auth/refresh` (201 RefreshOutputModel).
@@ -469,13 +488,16 @@ impl Store {
     /// `POST /auth/client` (v2, 201 clientOutputModel).
     pub(crate) fn client_login(&mut self, input: ClientInput) -> Result<Reply, ApiError> {
         let (operator_id, system) = match self.clients.get(&input.client_id) {
-            Some(c) if c.secret == input.client_secret => {
+            Some(c)
+                if c.secret == input.client_secret
+                    || self.breaks.contains(&Break::AcceptWrongCredentials) =>
+            {
                 (c.operator_id.clone(), c.open_system_id.clone())
             }
             _ => return Err(ApiError::unauthorized("Invalid credentials")),
         };
         let access = self.issue_access_token(operator_id, Some(system));
-        Reply::json(201, json!({ "accessToken": access }))
+        self.token_answer(json!({ "accessToken": access }))
     }
 
     /// `POST /auth/change` (201, no body).
@@ -509,12 +531,26 @@ impl Store {
 
     /// The caller behind a bearer token, or the published 401.
     pub(crate) fn authenticate(&self, token: Option<&str>) -> Result<Caller, ApiError> {
-        let token = token.ok_or_else(|| ApiError::unauthorized("Authentication required"))?;
+        // A broken mock lets the request in as some operator, as a careless gateway would.
+        let anyone = || {
+            self.operators.keys().next().map(|id| Caller {
+                operator_id: id.clone(),
+            })
+        };
+        let Some(token) = token else {
+            return match anyone() {
+                Some(caller) if self.broken(Break::AcceptMissingBearer) => Ok(caller),
+                _ => Err(ApiError::unauthorized("Authentication required")),
+            };
+        };
         match self.sessions.get(token) {
             Some(s) if s.expires_at > Instant::now() => Ok(Caller {
                 operator_id: s.operator_id.clone(),
             }),
-            _ => Err(ApiError::unauthorized("Invalid or expired token")),
+            _ => match anyone() {
+                Some(caller) if self.broken(Break::AcceptInvalidBearer) => Ok(caller),
+                _ => Err(ApiError::unauthorized("Invalid or expired token")),
+            },
         }
     }
 
@@ -675,8 +711,10 @@ impl Store {
                         "Validation failed, plantId: field is immutable.",
                     ));
                 }
-                if natural_key(&record.part) == key {
+                if natural_key(&record.part) == key && !self.broken(Break::UpdateRenumbersPart) {
                     given
+                } else if natural_key(&record.part) == key {
+                    self.new_id()
                 } else {
                     // A changed partsName/supportPartsName is a different part: new traceId.
                     match self.natural_keys.get(&key) {
@@ -709,7 +747,10 @@ impl Store {
 
     /// `PUT …?dataTarget=parts` (201 PartsModel).
     pub(crate) fn put_part(&mut self, caller: &Caller, part: Part) -> Result<Reply, ApiError> {
-        let part = self.upsert_part(caller, part, false)?;
+        let mut part = self.upsert_part(caller, part, false)?;
+        if self.broken(Break::PartTraceIdNotNumbered) {
+            part.trace_id = None;
+        }
         Reply::json(201, part)
     }
 
@@ -732,9 +773,10 @@ impl Store {
             .values()
             .filter(|r| r.part.operator_id == caller.operator_id)
             .filter(|r| {
-                query
-                    .get("traceId")
-                    .is_none_or(|t| r.part.trace_id.as_deref() == Some(t))
+                self.broken(Break::PartsTraceIdFilterIgnored)
+                    || query
+                        .get("traceId")
+                        .is_none_or(|t| r.part.trace_id.as_deref() == Some(t))
             })
             .filter(|r| {
                 query
@@ -866,7 +908,9 @@ impl Store {
             .flatten()
             .filter_map(|(child, amount)| {
                 let mut part = self.parts.get(child)?.part.clone();
-                part.amount_required = amount.clone();
+                part.amount_required = amount
+                    .clone()
+                    .filter(|_| !self.broken(Break::StructureAmountsDropped));
                 Some(part)
             })
             .collect();
@@ -916,7 +960,11 @@ impl Store {
             }
         };
         for element in &mut elements {
-            element.cfp_id = Some(cfp_id.clone());
+            element.cfp_id = Some(if self.broken(Break::CfpIdPerElement) {
+                self.rng.uuid().to_string()
+            } else {
+                cfp_id.clone()
+            });
         }
         // Stored in the published order of cfpTypes.
         elements.sort_by_key(|e| {
@@ -939,9 +987,20 @@ impl Store {
             if self.own_part(caller, trace_id).is_err() {
                 continue;
             }
-            out.extend(self.cfps.get(trace_id).into_iter().flatten().cloned());
+            out.extend(self.cfps.get(trace_id).into_iter().flatten().map(|e| {
+                let mut e = e.clone();
+                if self.broken(Break::CfpEmissionRounded) {
+                    e.ghg_emission = e
+                        .ghg_emission
+                        .as_ref()
+                        .and_then(Number::as_f64)
+                        .and_then(|x| Number::from_f64((x * 10.0).round() / 10.0));
+                }
+                e
+            }));
             let answered = self.trades.values().filter(|t| {
-                t.trade.downstream_trace_id == *trace_id
+                !self.broken(Break::ResponseFiguresHidden)
+                    && t.trade.downstream_trace_id == *trace_id
                     && t.status.request_status.cfp_response_status.as_deref() == Some("COMPLETED")
             });
             for trade in answered {
@@ -1070,6 +1129,11 @@ impl Store {
                 status: status.clone(),
             },
         );
+        let (mut trade, mut status) = (trade, status);
+        if self.broken(Break::TradeIdNotNumbered) {
+            trade.trade_id = None;
+            status.trade_id = None;
+        }
         Reply::json(
             201,
             TradeRequest {
@@ -1158,8 +1222,11 @@ impl Store {
         }
         let stamp = now();
         record.trade.upstream_trace_id = Some(trace_id);
+        let completed = !self.breaks.contains(&Break::StatusNotCompleted);
         let rs = &mut record.status.request_status;
-        rs.cfp_response_status = Some("COMPLETED".into());
+        if completed {
+            rs.cfp_response_status = Some("COMPLETED".into());
+        }
         rs.trade_tree_status = Some(
             if terminated {
                 "TERMINATED"
@@ -1199,6 +1266,7 @@ impl Store {
             .trades_newest_first()
             .filter(|t| match target {
                 Some("REQUEST") => t.trade.downstream_operator_id == *me,
+                Some(_) if self.broken(Break::SupplierInboxEmpty) => false,
                 Some(_) => t.trade.upstream_operator_id == *me,
                 None => {
                     t.trade.downstream_operator_id == *me || t.trade.upstream_operator_id == *me
@@ -1275,6 +1343,7 @@ impl Store {
             None => self.default_page_size,
             Some(raw) => match raw.parse::<usize>() {
                 Ok(n) if (1..=MAX_PAGE_LIMIT).contains(&n) => n,
+                Ok(n) if n > 0 && self.broken(Break::AcceptLimitOver100) => n,
                 _ => {
                     return Err(ApiError::invalid_param(
                         Scope::Dataspace,
