@@ -1,15 +1,18 @@
 //! Assembles a running gateway from its configuration: store, keys, compiled schemas, the write
-//! service and the HTTP server with graceful shutdown.
+//! service, partner connections, and the HTTP server with the outbox delivery worker, both shut
+//! down gracefully.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use dpp_adapters::AdapterRegistry;
 use dpp_schemas::SchemaRegistry;
 use tokio::net::TcpListener;
 
 use crate::api::{AppState, router};
 use crate::config::{Config, redact_url};
+use crate::exchange::{DeliverySettings, DeliveryWorker, Exchange, PartnerConnections};
 use crate::service::PassportService;
 use crate::store::Store;
 use crate::trust::{KeyStore, did_web_document};
@@ -20,6 +23,8 @@ pub struct Gateway {
     pub state: AppState,
     /// The key store (for the CLI; the server publishes its JWKS).
     pub keys: KeyStore,
+    /// How the outbox delivery worker started by [`serve`](Self::serve) paces itself.
+    pub delivery: DeliverySettings,
 }
 
 /// Opens the store named by the config: PostgreSQL when `database_url` says so, else SQLite in the
@@ -53,8 +58,14 @@ impl Gateway {
         let jwks = keys.jwks();
         let did_document = did_web_document(&config.public_base_url, &jwks)
             .with_context(|| format!("cannot derive a did:web from {}", config.public_base_url))?;
-        let service = PassportService::new(store, schemas, keys.signer());
+        let service = PassportService::new(store.clone(), schemas, keys.signer());
         let metrics = crate::telemetry::install_metrics();
+        let adapters = Arc::new(AdapterRegistry::with_builtin_adapters());
+        let exchange = Exchange::new(Arc::new(PartnerConnections::new(
+            store,
+            adapters,
+            keys.signer(),
+        )));
         let state = AppState::new(
             service,
             config,
@@ -62,21 +73,37 @@ impl Gateway {
             did_document,
             keys.verifier(),
             metrics,
+            exchange,
         );
-        Ok(Gateway { state, keys })
+        Ok(Gateway {
+            state,
+            keys,
+            delivery: DeliverySettings::default(),
+        })
     }
 
-    /// Binds the configured address (port 0 picks a free one) and serves until `shutdown` resolves.
+    /// Serves on `listener` and runs the outbox delivery worker until `shutdown` resolves; then
+    /// finishes in-flight requests, lets running deliveries finish for the grace period and
+    /// returns unfinished items to the outbox.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let exchange = &self.state.exchange;
+        let worker = DeliveryWorker::new(
+            exchange.partners.clone(),
+            self.delivery,
+            exchange.wake.clone(),
+        )
+        .spawn();
         let app = router(self.state.clone());
-        axum::serve(listener, app)
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await
-            .context("the HTTP server failed")
+            .context("the HTTP server failed");
+        worker.shutdown().await;
+        served
     }
 }
 

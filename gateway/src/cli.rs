@@ -1,4 +1,5 @@
-//! The `dpp-gateway` command line: serve, demo, keys, passport import/export, config validate.
+//! The `dpp-gateway` command line: serve, demo, keys, passport import/export, partners,
+//! config validate.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -46,6 +47,12 @@ pub enum Command {
         /// Which passport operation.
         #[command(subcommand)]
         command: PassportCommand,
+    },
+    /// Register, list, show and remove partners (works on the store directly).
+    Partner {
+        /// Which partner operation.
+        #[command(subcommand)]
+        command: PartnerCommand,
     },
     /// Check configuration.
     Config {
@@ -128,6 +135,60 @@ pub enum PassportCommand {
     },
 }
 
+/// `partner` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PartnerCommand {
+    /// Register a partner; checked exactly as `POST /api/v1/partners` checks it.
+    Add(PartnerAddArgs),
+    /// List partners.
+    List(ConfigArgs),
+    /// Show one partner as JSON (credential references only).
+    Show {
+        /// The partner's name.
+        name: String,
+        /// Configuration.
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Remove a partner; its undelivered exchanges become dead.
+    Remove {
+        /// The partner's name.
+        name: String,
+        /// Configuration.
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+/// `partner add` options.
+#[derive(Debug, Args, Clone)]
+pub struct PartnerAddArgs {
+    /// Unique slug (lowercase letters, digits, '-').
+    pub name: String,
+    /// Adapter type, e.g. `ouranos`.
+    #[arg(long = "type")]
+    pub adapter_type: String,
+    /// The remote's base URL.
+    #[arg(long)]
+    pub endpoint: String,
+    /// TOML or JSON file with the rest of the adapter table; credentials as
+    /// `{ env = "NAME" }` or `{ file = "/path" }`, never inline.
+    #[arg(long)]
+    pub settings: Option<PathBuf>,
+    /// A host the partner's client may reach although it is not public (repeatable).
+    #[arg(long = "allowed-host")]
+    pub allowed_hosts: Vec<String>,
+    /// TOML or JSON file with the access policy (`[passports]`, `[fields]`).
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Allow deliveries without a conformance run (state `trusted-unchecked`).
+    #[arg(long)]
+    pub trusted_unchecked: bool,
+    /// Configuration.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
 /// `config` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
@@ -163,6 +224,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         } => {
             export(output.as_deref(), &config.load()?).await?;
         }
+        Command::Partner { command } => return partner(command).await,
         Command::Config {
             command: ConfigCommand::Validate(args),
         } => {
@@ -176,6 +238,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 "{}",
                 toml::to_string_pretty(&config).context("cannot print the configuration")?
             );
+            check_partners(&config).await?;
             println!("# configuration is valid");
         }
     }
@@ -349,5 +412,155 @@ async fn export(output: Option<&Path>, config: &Config) -> anyhow::Result<()> {
     out.flush()?;
     bar.finish_and_clear();
     eprintln!("exported {written} passport(s)");
+    Ok(())
+}
+
+/// Reads a TOML or JSON table (by extension; `.json` is JSON, anything else TOML).
+fn read_table(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let value: serde_json::Value = if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?
+    } else {
+        let table: toml::Table =
+            toml::from_str(&text).with_context(|| format!("{} is not TOML", path.display()))?;
+        serde_json::to_value(table)?
+    };
+    if !value.is_object() {
+        bail!("{} must hold a table", path.display());
+    }
+    Ok(value)
+}
+
+async fn partner(command: PartnerCommand) -> anyhow::Result<std::process::ExitCode> {
+    let adapters = dpp_adapters::AdapterRegistry::with_builtin_adapters();
+    match command {
+        PartnerCommand::Add(args) => {
+            let config = args.config.load()?;
+            let mut doc = serde_json::json!({
+                "name": args.name,
+                "type": args.adapter_type,
+                "endpoint": args.endpoint,
+                "allowedHosts": args.allowed_hosts,
+            });
+            if let Some(path) = &args.settings {
+                doc["settings"] = read_table(path)?;
+            }
+            if let Some(path) = &args.policy {
+                doc["policy"] = read_table(path)?;
+            }
+            if args.trusted_unchecked {
+                doc["state"] = "trusted-unchecked".into();
+            }
+            let registration: crate::exchange::PartnerRegistration =
+                serde_json::from_value(doc).context("invalid partner registration")?;
+            let schemas = SchemaRegistry::new().context("cannot compile the bundled schemas")?;
+            let record = match registration.check(&adapters, &schemas) {
+                Ok(record) => record,
+                Err(violations) => {
+                    eprintln!("partner refused:");
+                    for v in violations {
+                        eprintln!(
+                            "  {}: {}",
+                            if v.pointer.is_empty() {
+                                "/"
+                            } else {
+                                &v.pointer
+                            },
+                            v.message
+                        );
+                    }
+                    return Ok(std::process::ExitCode::from(1));
+                }
+            };
+            let store = open_store(&config).await?;
+            let stored = match store.insert_partner(&record, "cli").await {
+                Ok(stored) => stored,
+                Err(crate::store::StoreError::Duplicate) => {
+                    bail!("a partner named {} exists already", record.name)
+                }
+                Err(e) => return Err(e.into()),
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::exchange::PartnerView::of(
+                    &stored, &adapters
+                ))?
+            );
+        }
+        PartnerCommand::List(args) => {
+            let store = open_store(&args.load()?).await?;
+            println!("{:<24} {:<10} {:<18} endpoint", "name", "type", "state");
+            for p in store.partners().await? {
+                println!(
+                    "{:<24} {:<10} {:<18} {}",
+                    p.name, p.adapter_type, p.state, p.endpoint
+                );
+            }
+        }
+        PartnerCommand::Show { name, config } => {
+            let store = open_store(&config.load()?).await?;
+            let Some(record) = store.partner(&name).await? else {
+                bail!("no partner named {name:?}");
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::exchange::PartnerView::of(
+                    &record, &adapters
+                ))?
+            );
+        }
+        PartnerCommand::Remove { name, config } => {
+            let store = open_store(&config.load()?).await?;
+            match store.delete_partner(&name, "cli").await {
+                Ok(()) => println!("removed partner {name}"),
+                Err(crate::store::StoreError::NotFound) => bail!("no partner named {name:?}"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `config validate`: every stored partner's adapter table through its adapter's pure
+/// `validate` — nothing connects to a partner. A SQLite database that does not exist yet is
+/// not created.
+async fn check_partners(config: &Config) -> anyhow::Result<()> {
+    if config.database_url.is_none()
+        && !config
+            .data_dir
+            .join(crate::store::SQLITE_FILE_NAME)
+            .exists()
+    {
+        println!("# partners: none (no database yet)");
+        return Ok(());
+    }
+    let store = open_store(config).await?;
+    let adapters = dpp_adapters::AdapterRegistry::with_builtin_adapters();
+    let partners = store.partners().await?;
+    let mut invalid = 0;
+    for p in &partners {
+        match crate::exchange::partners::check_stored_partner(p, &adapters) {
+            Ok(()) => println!(
+                "# partner {} ({}): adapter config valid",
+                p.name, p.adapter_type
+            ),
+            Err(message) => {
+                invalid += 1;
+                println!(
+                    "# partner {} ({}): INVALID: {message}",
+                    p.name, p.adapter_type
+                );
+                eprintln!("partner {} ({}): {message}", p.name, p.adapter_type);
+            }
+        }
+    }
+    store.close().await;
+    if invalid > 0 {
+        bail!(
+            "{invalid} of {} partner(s) have an invalid adapter config",
+            partners.len()
+        );
+    }
     Ok(())
 }

@@ -20,6 +20,7 @@ mod connection;
 mod context;
 mod error;
 mod http;
+pub mod oauth2;
 
 pub use capabilities::{Capabilities, Capability};
 pub use config::{CheckedConfig, Secret, SecretRef};

@@ -2,6 +2,8 @@
 //! under `/.well-known`, health, readiness and metrics. Every error is RFC 9457 problem+json.
 
 mod body;
+mod exchanges;
+mod partners;
 mod passports;
 mod records;
 mod trust_routes;
@@ -22,6 +24,7 @@ use sha2::{Digest, Sha256};
 pub use body::{read_body, read_json};
 
 use crate::config::Config;
+use crate::exchange::Exchange;
 use crate::problem::Problem;
 use crate::service::PassportService;
 use crate::store::{Store, StoreError};
@@ -46,6 +49,8 @@ pub struct AppInner {
     pub verifier: JwsVerifier,
     /// Prometheus handle for `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Partners, their connections and the outbox wake-up.
+    pub exchange: Exchange,
     admin_digests: Vec<[u8; 32]>,
     reader_digests: Vec<[u8; 32]>,
 }
@@ -66,6 +71,7 @@ impl AppState {
         did_document: serde_json::Value,
         verifier: JwsVerifier,
         metrics: PrometheusHandle,
+        exchange: Exchange,
     ) -> Self {
         let digest = |t: &String| -> [u8; 32] { Sha256::digest(t.as_bytes()).into() };
         let admin_digests = config.auth.admin_tokens.iter().map(digest).collect();
@@ -77,6 +83,7 @@ impl AppState {
             did_document,
             verifier,
             metrics,
+            exchange,
             admin_digests,
             reader_digests,
         }))
@@ -130,6 +137,22 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/kpis/circularity", get(records::circularity_kpis))
         .route("/verify", post(trust_routes::verify))
+        .route("/partners", post(partners::create).get(partners::list))
+        .route(
+            "/partners/{name}",
+            get(partners::get_one).delete(partners::delete),
+        )
+        .route("/exchanges", post(exchanges::create).get(exchanges::list))
+        .route("/exchanges/{id}", get(exchanges::get_one))
+        .route("/exchanges/{id}/retry", post(exchanges::retry))
+        .route(
+            "/subscriptions",
+            post(exchanges::create_subscription).get(exchanges::list_subscriptions),
+        )
+        .route(
+            "/subscriptions/{id}",
+            axum::routing::delete(exchanges::delete_subscription),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     // Schemas are public: partners validate what we send against them.
     let public_api = Router::new()
@@ -273,6 +296,10 @@ pub fn store_problem(err: StoreError) -> Problem {
     match err {
         StoreError::NotFound => Problem::not_found("no such resource"),
         StoreError::Duplicate => Problem::conflict("the resource exists already"),
+        StoreError::StateConflict(detail) => Problem::conflict(detail),
+        StoreError::InvalidCursor(cursor) => {
+            Problem::bad_parameter(format!("invalid cursor {cursor:?}"))
+        }
         StoreError::VersionConflict { current } => Problem::precondition_failed(format!(
             "the resource changed; the current version is {current}"
         )),

@@ -25,6 +25,9 @@ pub enum StoreError {
     /// The caller passed something the store cannot accept (wrong version number, NaN share, ...).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The resource's state forbids the change (e.g. retrying a delivered exchange).
+    #[error("state conflict: {0}")]
+    StateConflict(String),
     /// A paging cursor that this store did not hand out.
     #[error("invalid cursor {0:?}")]
     InvalidCursor(String),

@@ -1,5 +1,6 @@
-//! Durable state of the gateway: passport versions, trace events, collection records and the audit
-//! log, in SQLite (embedded default) or PostgreSQL (shared by several replicas).
+//! Durable state of the gateway: passport versions, trace events, collection records, partners,
+//! the push outbox and the audit log, in SQLite (embedded default) or PostgreSQL (shared by
+//! several replicas).
 //!
 //! Queries are written once against sqlx's `Any` driver with `$N` placeholders; the few places where
 //! the dialects differ branch on [`Backend`]. See `docs/adr/0002-store-any-driver.md`.
@@ -18,6 +19,8 @@
 mod audit;
 mod collection;
 mod error;
+mod outbox;
+mod partners;
 mod passports;
 mod trace;
 
@@ -32,6 +35,10 @@ use sqlx::{AnyPool, Row, Transaction};
 pub use audit::AuditEntry;
 pub use collection::{CategoryTotals, CollectionEntryRow, NewCollectionRecord};
 pub use error::StoreError;
+pub use outbox::{AttemptFailure, MAX_OUTBOX_PAGE, OutboxFilter, OutboxItem, OutboxState};
+pub use partners::{
+    AccessPolicy, FieldPolicy, PartnerRecord, PartnerState, PassportSelector, Subscription,
+};
 pub use passports::{
     MAX_PAGE_SIZE, NewPassportVersion, Page, PassportFilter, StoredPassport, VersionSummary,
 };

@@ -400,6 +400,16 @@ async fn insert_version_rows(
         .execute(&mut *conn)
         .await?;
     }
+    // Subscriptions queue the version in this same transaction: committed together or not at all.
+    super::outbox::enqueue_for_subscriptions(
+        &mut *conn,
+        &v.id,
+        v.version,
+        &v.product_ids,
+        &v.polymers,
+        now,
+    )
+    .await?;
     let subject = format!("passport:{}@{}", v.id, v.version);
     audit::insert(conn, now, &v.actor, action, &subject).await
 }

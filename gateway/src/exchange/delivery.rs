@@ -1,0 +1,480 @@
+//! The delivery worker: claims due outbox items under a lease, pushes each through its partner's
+//! adapter with the item's idempotency key, and records the outcome — delivered only once the
+//! adapter returned the remote's acknowledgement; otherwise retried with exponential backoff and
+//! full jitter (never sooner than the remote's `Retry-After`), and dead after the attempt limit
+//! or on an error retrying cannot fix.
+//!
+//! Any number of workers, in one process or in several replicas sharing PostgreSQL, may run at
+//! once: a claim is a lease, and only the lease holder can record an outcome. On shutdown the
+//! worker stops claiming, lets running deliveries finish for a grace period, then aborts the rest
+//! and gives their items back to the queue.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use dpp_adapters::AdapterError;
+use dpp_adapters::contract::{PublishReceipt, PublishRequest};
+use dpp_schemas::Passport;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::{Notify, watch};
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::events::{DeliveryAttempted, DeliveryDead, DeliveryFailed, DeliverySucceeded};
+use super::partners::{PartnerConnections, PartnerError};
+use super::policy::redact;
+use super::selector_inputs;
+use crate::service::PASSPORT_JWS_TYP;
+use crate::store::{AttemptFailure, OutboxItem, Store};
+
+/// How the worker paces itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliverySettings {
+    /// Deliveries running at once per worker.
+    pub concurrency: usize,
+    /// Most items claimed per claim.
+    pub batch: u32,
+    /// How often to look for due items when nothing wakes the worker.
+    pub poll_interval: Duration,
+    /// How long a claim holds an item. Longer than one whole delivery can take (every call of
+    /// the adapter timing out), or a second worker may start the same item while the first
+    /// still runs (harmless for the remote, which sees the same idempotency key, but wasteful).
+    pub lease: Duration,
+    /// Attempts before an item is dead.
+    pub max_attempts: u32,
+    /// Backoff of the first retry (before jitter); doubles with each attempt.
+    pub backoff_base: Duration,
+    /// Longest backoff (before jitter).
+    pub backoff_max: Duration,
+    /// How long running deliveries may finish after shutdown starts.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 16,
+            batch: 32,
+            poll_interval: Duration::from_secs(1),
+            lease: Duration::from_secs(300),
+            max_attempts: 12,
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(30 * 60),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+impl DeliverySettings {
+    /// The wait before attempt `attempt + 1` after attempt `attempt` (from 1) failed: uniform in
+    /// `0..=min(backoff_max, backoff_base · 2^(attempt-1))` ("full jitter"), and never shorter
+    /// than the remote's `Retry-After`.
+    pub fn retry_delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(30);
+        let ceiling = self
+            .backoff_base
+            .saturating_mul(1u32 << exponent)
+            .min(self.backoff_max);
+        let jittered = ceiling.mul_f64(random_unit());
+        match retry_after {
+            Some(wait) => jittered.max(wait),
+            None => jittered,
+        }
+    }
+}
+
+/// A uniform draw from `[0, 1)`.
+fn random_unit() -> f64 {
+    let mut bytes = [0u8; 8];
+    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+        return 0.5;
+    }
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Why an attempt failed, and whether trying again can help.
+#[derive(Debug)]
+enum AttemptError {
+    /// The adapter's typed error decides.
+    Adapter(AdapterError),
+    /// Worth another try (store hiccup).
+    Transient(String),
+    /// No retry will fix it (partner removed, policy refuses, unreadable data).
+    Permanent(String),
+}
+
+impl AttemptError {
+    fn retryable(&self) -> bool {
+        match self {
+            AttemptError::Adapter(e) => e.is_retryable(),
+            AttemptError::Transient(_) => true,
+            AttemptError::Permanent(_) => false,
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            AttemptError::Adapter(AdapterError::RateLimited { retry_after }) => *retry_after,
+            _ => None,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            AttemptError::Adapter(e) => e.to_string(),
+            AttemptError::Transient(m) | AttemptError::Permanent(m) => m.clone(),
+        }
+    }
+}
+
+struct WorkerInner {
+    store: Store,
+    partners: Arc<PartnerConnections>,
+    settings: DeliverySettings,
+    owner: String,
+    wake: Arc<Notify>,
+}
+
+/// Delivers outbox items; see the module docs.
+pub struct DeliveryWorker {
+    inner: Arc<WorkerInner>,
+}
+
+/// A running worker.
+pub struct DeliveryHandle {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    owner: String,
+}
+
+impl DeliveryHandle {
+    /// The lease owner id of the worker.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Stops claiming, waits up to the grace period for running deliveries, aborts the rest
+    /// and returns their items to the queue.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+impl DeliveryWorker {
+    /// A worker over the partners' store. `wake` is notified when something is queued.
+    pub fn new(
+        partners: Arc<PartnerConnections>,
+        settings: DeliverySettings,
+        wake: Arc<Notify>,
+    ) -> Self {
+        let owner = format!("worker-{}", uuid::Uuid::new_v4().simple());
+        Self {
+            inner: Arc::new(WorkerInner {
+                store: partners.store().clone(),
+                partners,
+                settings,
+                owner,
+                wake,
+            }),
+        }
+    }
+
+    /// Starts the worker on the runtime.
+    pub fn spawn(self) -> DeliveryHandle {
+        let (stop, stopped) = watch::channel(false);
+        let owner = self.inner.owner.clone();
+        tracing::info!(worker = %owner, "delivery worker started");
+        let task = tokio::spawn(run(self.inner, stopped));
+        DeliveryHandle { stop, task, owner }
+    }
+}
+
+async fn run(inner: Arc<WorkerInner>, mut stop: watch::Receiver<bool>) {
+    let settings = &inner.settings;
+    let mut tasks: JoinSet<()> = JoinSet::new();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        while tasks.try_join_next().is_some() {}
+        let free = settings.concurrency.saturating_sub(tasks.len());
+        let wanted = u32::try_from(free).unwrap_or(u32::MAX).min(settings.batch);
+        let mut claimed = 0;
+        if wanted > 0 {
+            match inner
+                .store
+                .claim_outbox(&inner.owner, settings.lease, wanted)
+                .await
+            {
+                Ok(items) => {
+                    claimed = items.len();
+                    for item in items {
+                        let worker = inner.clone();
+                        tasks.spawn(async move { deliver(&worker, item).await });
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(worker = %inner.owner, error = %e, "cannot claim outbox items")
+                }
+            }
+        }
+        // Claim again at once while full batches come back and slots are free.
+        if wanted > 0 && claimed == wanted as usize && tasks.len() < settings.concurrency {
+            continue;
+        }
+        tokio::select! {
+            () = inner.wake.notified() => {}
+            () = tokio::time::sleep(settings.poll_interval) => {}
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            _ = stop.changed() => {}
+        }
+    }
+    let running = tasks.len();
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(settings.shutdown_grace, drain)
+        .await
+        .is_err()
+    {
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+    match inner.store.release_leases(&inner.owner).await {
+        Ok(released) => tracing::info!(
+            worker = %inner.owner,
+            running,
+            released,
+            "delivery worker stopped; unfinished items returned to the outbox"
+        ),
+        Err(e) => tracing::warn!(
+            worker = %inner.owner,
+            error = %e,
+            "delivery worker stopped; leases will expire instead"
+        ),
+    }
+}
+
+async fn deliver(inner: &WorkerInner, item: OutboxItem) {
+    DeliveryAttempted {
+        exchange: &item.id,
+        partner: &item.partner,
+        passport: &item.passport_id,
+        attempt: item.attempts,
+    }
+    .emit();
+    let started = Instant::now();
+    let outcome = attempt(inner, &item).await;
+    let store = &inner.store;
+    let recorded = match outcome {
+        Ok(receipt) => {
+            let recorded = store
+                .complete_delivery(&item.id, &inner.owner, &receipt.remote_id)
+                .await;
+            if matches!(recorded, Ok(true)) {
+                DeliverySucceeded {
+                    exchange: &item.id,
+                    partner: &item.partner,
+                    passport: &item.passport_id,
+                    attempts: item.attempts,
+                    remote_id: &receipt.remote_id,
+                    elapsed: started.elapsed(),
+                }
+                .emit();
+            }
+            recorded
+        }
+        Err(error) => {
+            let message = error.message();
+            let attempts = u32::try_from(item.attempts).unwrap_or(u32::MAX);
+            if error.retryable() && attempts < inner.settings.max_attempts {
+                let wait = inner.settings.retry_delay(attempts, error.retry_after());
+                let at = chrono::Utc::now()
+                    + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+                let recorded = store
+                    .fail_delivery(
+                        &item.id,
+                        &inner.owner,
+                        &message,
+                        &AttemptFailure::RetryAt(at),
+                    )
+                    .await;
+                DeliveryFailed {
+                    exchange: &item.id,
+                    partner: &item.partner,
+                    attempt: item.attempts,
+                    error: &message,
+                    retry_in: wait,
+                }
+                .emit();
+                recorded
+            } else {
+                let recorded = store
+                    .fail_delivery(&item.id, &inner.owner, &message, &AttemptFailure::Dead)
+                    .await;
+                DeliveryDead {
+                    exchange: &item.id,
+                    partner: &item.partner,
+                    attempts: item.attempts,
+                    error: &message,
+                }
+                .emit();
+                recorded
+            }
+        }
+    };
+    match recorded {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            exchange.id = %item.id,
+            worker = %inner.owner,
+            "lease lost before the outcome was recorded; the new holder delivers with the same idempotency key"
+        ),
+        // The lease runs out and another attempt (same idempotency key) settles the item.
+        Err(e) => {
+            tracing::error!(exchange.id = %item.id, error = %e, "cannot record delivery outcome")
+        }
+    }
+}
+
+/// One attempt: partner, state, policy, the signed form, then the adapter's publish.
+async fn attempt(inner: &WorkerInner, item: &OutboxItem) -> Result<PublishReceipt, AttemptError> {
+    let (connection, partner) = match inner.partners.connection(&item.partner).await {
+        Ok(found) => found,
+        Err(PartnerError::NotFound(name)) => {
+            return Err(AttemptError::Permanent(format!(
+                "partner {name} was removed"
+            )));
+        }
+        Err(PartnerError::Connect { partner, source }) => {
+            let message = format!("cannot connect partner {partner}: {source}");
+            return Err(if source.is_retryable() {
+                AttemptError::Transient(message)
+            } else {
+                AttemptError::Permanent(message)
+            });
+        }
+        Err(e) => return Err(AttemptError::Transient(e.to_string())),
+    };
+    if !partner.state.may_receive_deliveries() {
+        return Err(AttemptError::Permanent(format!(
+            "partner {} is {}; deliveries go only to verified or trusted-unchecked partners",
+            partner.name, partner.state
+        )));
+    }
+    let stored = inner
+        .store
+        .passport(&item.passport_id, Some(item.version))
+        .await
+        .map_err(|e| AttemptError::Transient(e.to_string()))?
+        .ok_or_else(|| {
+            AttemptError::Permanent(format!(
+                "passport {} has no version {}",
+                item.passport_id, item.version
+            ))
+        })?;
+    let doc: Value = serde_json::from_str(&stored.canonical_json)
+        .map_err(|e| AttemptError::Permanent(format!("stored passport is unreadable: {e}")))?;
+    let passport = Passport::deserialize(&doc)
+        .map_err(|e| AttemptError::Permanent(format!("stored passport is unreadable: {e}")))?;
+    let (product_ids, materials) = selector_inputs(&passport);
+    if !partner
+        .policy
+        .passports
+        .matches(&item.passport_id, &product_ids, &materials)
+    {
+        return Err(AttemptError::Permanent(format!(
+            "the access policy of partner {} no longer selects passport {}",
+            partner.name, item.passport_id
+        )));
+    }
+    let redacted = redact(&doc, &partner.policy.fields)
+        .map_err(|e| AttemptError::Permanent(format!("access policy: {e}")))?;
+    let (passport, signed_jws) = match redacted {
+        None => (passport, stored.jws),
+        Some(redacted) => {
+            let passport = Passport::deserialize(&redacted).map_err(|e| {
+                AttemptError::Permanent(format!(
+                    "the field policy of partner {} leaves no valid passport: {e}",
+                    partner.name
+                ))
+            })?;
+            let jws = redacted_jws(inner, item, &passport).await?;
+            (passport, jws)
+        }
+    };
+    connection
+        .publish(PublishRequest {
+            passport: &passport,
+            signed_jws: &signed_jws,
+            idempotency_key: &item.idempotency_key,
+        })
+        .await
+        .map_err(AttemptError::Adapter)
+}
+
+/// The signed form of the redacted passport: the one kept from an earlier attempt when its
+/// payload is still what the policy lets through, else signed now and kept for later attempts.
+async fn redacted_jws(
+    inner: &WorkerInner,
+    item: &OutboxItem,
+    passport: &Passport,
+) -> Result<String, AttemptError> {
+    let canonical = dpp_schemas::jcs::to_vec(passport)
+        .map_err(|e| AttemptError::Permanent(format!("cannot canonicalise: {e}")))?;
+    if let Some(kept) = &item.redacted_jws
+        && jws_payload(kept).as_deref() == Some(canonical.as_slice())
+    {
+        return Ok(kept.clone());
+    }
+    let signer = inner.partners.signer().clone();
+    let jws =
+        tokio::task::spawn_blocking(move || signer.sign_compact(&canonical, PASSPORT_JWS_TYP))
+            .await
+            .map_err(|e| AttemptError::Transient(format!("signing task failed: {e}")))?
+            .map_err(|e| AttemptError::Transient(format!("signing failed: {e}")))?;
+    inner
+        .store
+        .set_redacted_jws(&item.id, &inner.owner, &jws)
+        .await
+        .map_err(|e| AttemptError::Transient(e.to_string()))?;
+    Ok(jws)
+}
+
+/// The decoded payload of a compact JWS.
+pub fn jws_payload(jws: &str) -> Option<Vec<u8>> {
+    let payload = jws.split('.').nth(1)?;
+    URL_SAFE_NO_PAD.decode(payload).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_jittered_and_honours_retry_after() {
+        let s = DeliverySettings {
+            backoff_base: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(1),
+            ..DeliverySettings::default()
+        };
+        for _ in 0..200 {
+            assert!(s.retry_delay(1, None) <= Duration::from_millis(100));
+            assert!(s.retry_delay(3, None) <= Duration::from_millis(400));
+            assert!(s.retry_delay(40, None) <= Duration::from_secs(1));
+            assert!(s.retry_delay(1, Some(Duration::from_secs(7))) >= Duration::from_secs(7));
+        }
+        let draws: Vec<_> = (0..50).map(|_| s.retry_delay(10, None)).collect();
+        assert!(
+            draws.iter().any(|d| *d != draws[0]),
+            "full jitter must vary the delay"
+        );
+    }
+
+    #[test]
+    fn jws_payloads_decode() {
+        assert_eq!(jws_payload("eyJ9.e30.sig").unwrap(), b"{}");
+        assert!(jws_payload("nodots").is_none());
+    }
+}

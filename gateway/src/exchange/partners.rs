@@ -1,0 +1,514 @@
+//! Partners: checking a registration (name, adapter table through the adapter's pure
+//! `validate`, credentials by reference only, SSRF allow-list, access policy), showing a partner
+//! without its secrets, and the lazily built, cached connection per partner.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dpp_adapters::AdapterRegistry;
+use dpp_adapters::contract::{
+    AdapterContext, AdapterError, Connection, EgressPolicy, HttpClient, HttpObserver, HttpSettings,
+    PayloadSigner, SigningError,
+};
+use dpp_schemas::SchemaRegistry;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::events::AdapterMetrics;
+use super::policy::field_policy_problems;
+use crate::problem::ViolationDetail;
+use crate::store::{AccessPolicy, PartnerRecord, PartnerState, Store, StoreError};
+use crate::trust::PassportSigner;
+
+/// Longest partner name.
+pub const MAX_NAME_LEN: usize = 63;
+
+impl PayloadSigner for PassportSigner {
+    fn kid(&self) -> &str {
+        PassportSigner::kid(self)
+    }
+
+    fn sign_compact(&self, payload: &[u8], typ: &str) -> Result<String, SigningError> {
+        PassportSigner::sign_compact(self, payload, typ).map_err(|e| SigningError(e.to_string()))
+    }
+}
+
+/// A partner as the API and the CLI register it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PartnerRegistration {
+    /// Unique slug: lowercase letters, digits and `-`, starting with a letter or digit.
+    pub name: String,
+    /// Adapter type, e.g. `ouranos`.
+    #[serde(rename = "type")]
+    pub adapter_type: String,
+    /// The remote's base URL.
+    pub endpoint: String,
+    /// The rest of the adapter table; credentials as `{ "env": NAME }` or `{ "file": PATH }`.
+    #[serde(default)]
+    pub settings: Map<String, Value>,
+    /// Hosts this partner's client may reach although they are not public (SSRF allow-list).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Which passports and fields the partner may receive (all, when absent).
+    #[serde(default)]
+    pub policy: AccessPolicy,
+    /// `registered` (default) or `trusted-unchecked`; `verified` / `failed` are set by the
+    /// conformance suite only.
+    #[serde(default)]
+    pub state: Option<PartnerState>,
+}
+
+impl PartnerRegistration {
+    /// Checks everything without I/O; the record to store, or every violation found (pointers
+    /// into the registration document). Secrets are never part of a message.
+    pub fn check(
+        self,
+        adapters: &AdapterRegistry,
+        schemas: &SchemaRegistry,
+    ) -> Result<PartnerRecord, Vec<ViolationDetail>> {
+        let mut problems = Vec::new();
+        let mut problem = |pointer: &str, message: String| {
+            problems.push(ViolationDetail {
+                pointer: pointer.to_owned(),
+                message,
+            })
+        };
+        if let Err(message) = check_name(&self.name) {
+            problem("/name", message);
+        }
+        for reserved in ["type", "endpoint"] {
+            if self.settings.contains_key(reserved) {
+                problem(
+                    &format!("/settings/{reserved}"),
+                    format!(
+                        "give {reserved} at the top level of the registration, not in settings"
+                    ),
+                );
+            }
+        }
+        let inline = inline_secrets(&Value::Object(self.settings.clone()), "/settings");
+        for pointer in &inline {
+            problem(
+                pointer,
+                "credentials are given by reference ({\"env\": NAME} or {\"file\": PATH}), never inline"
+                    .into(),
+            );
+        }
+        for (i, host) in self.allowed_hosts.iter().enumerate() {
+            if let Err(message) = check_host(host) {
+                problem(&format!("/allowedHosts/{i}"), message);
+            }
+        }
+        for (member, message) in self.policy.passports.problems() {
+            problem(&format!("/policy/passports/{member}"), message);
+        }
+        problems.extend(field_policy_problems(
+            &self.policy.fields,
+            schemas,
+            "/policy/fields",
+        ));
+        let state = self.state.unwrap_or(PartnerState::Registered);
+        if !matches!(
+            state,
+            PartnerState::Registered | PartnerState::TrustedUnchecked
+        ) {
+            problems.push(ViolationDetail {
+                pointer: "/state".into(),
+                message: format!(
+                    "a partner is registered as registered or trusted-unchecked; {state} is set by the conformance suite"
+                ),
+            });
+        }
+        let record = PartnerRecord {
+            name: self.name,
+            adapter_type: self.adapter_type,
+            endpoint: self.endpoint,
+            settings: self.settings,
+            allowed_hosts: self
+                .allowed_hosts
+                .iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .collect(),
+            policy: self.policy,
+            state,
+            revision: 0,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+        };
+        // An inline secret never reaches the adapter's validate, whose messages may quote values.
+        if inline.is_empty()
+            && let Err(e) = adapters.validate(&record.adapter_config())
+        {
+            problems.push(ViolationDetail {
+                pointer: "/settings".into(),
+                message: adapter_config_message(&e),
+            });
+        }
+        if problems.is_empty() {
+            Ok(record)
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+fn adapter_config_message(e: &AdapterError) -> String {
+    match e {
+        AdapterError::Config(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Checks a stored partner's adapter table with the adapter's pure `validate` (no I/O): what
+/// `dpp-gateway config validate` reports per partner.
+pub fn check_stored_partner(
+    record: &PartnerRecord,
+    adapters: &AdapterRegistry,
+) -> Result<(), String> {
+    let inline = inline_secrets(&Value::Object(record.settings.clone()), "/settings");
+    if !inline.is_empty() {
+        return Err(format!(
+            "inline credentials at {} (give them by reference)",
+            inline.join(", ")
+        ));
+    }
+    adapters
+        .validate(&record.adapter_config())
+        .map(|_| ())
+        .map_err(|e| adapter_config_message(&e))
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a slug: 1–{MAX_NAME_LEN} lowercase letters, digits and '-', not starting or ending with '-'"
+        ))
+    }
+}
+
+fn check_host(host: &str) -> Result<(), String> {
+    let h = host.trim();
+    let ok = !h.is_empty()
+        && h.len() <= 253
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{host:?} is not a host name or IP address (no scheme, port or path)"
+        ))
+    }
+}
+
+/// JSON pointers of every `{ "value": … }` credential (an inline secret) under `value`.
+pub fn inline_secrets(value: &Value, pointer: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    collect_inline(value, pointer.to_owned(), &mut found);
+    found
+}
+
+fn collect_inline(value: &Value, pointer: String, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) if map.len() == 1 && map.contains_key("value") => found.push(pointer),
+        Value::Object(map) => {
+            for (k, v) in map {
+                let token = k.replace('~', "~0").replace('/', "~1");
+                collect_inline(v, format!("{pointer}/{token}"), found);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                collect_inline(v, format!("{pointer}/{i}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn mask_inline(value: &mut Value) {
+    match value {
+        Value::Object(map) if map.len() == 1 && map.contains_key("value") => {
+            map.insert("value".into(), Value::String("***".into()));
+        }
+        Value::Object(map) => map.values_mut().for_each(mask_inline),
+        Value::Array(items) => items.iter_mut().for_each(mask_inline),
+        _ => {}
+    }
+}
+
+/// A partner as shown by the API and the CLI: credential references only, never secrets.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartnerView {
+    /// Name.
+    pub name: String,
+    /// Adapter type.
+    #[serde(rename = "type")]
+    pub adapter_type: String,
+    /// Base URL.
+    pub endpoint: String,
+    /// Adapter settings (credential references; an inline value, were one stored, shows `***`).
+    pub settings: Value,
+    /// SSRF allow-list.
+    pub allowed_hosts: Vec<String>,
+    /// Access policy.
+    pub policy: AccessPolicy,
+    /// State.
+    pub state: PartnerState,
+    /// What its adapter can do (empty for an adapter compiled out of this binary).
+    pub capabilities: Vec<&'static str>,
+    /// Grows with every change.
+    pub revision: i64,
+    /// Registered at.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Last change.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl PartnerView {
+    /// The view of `record`.
+    pub fn of(record: &PartnerRecord, adapters: &AdapterRegistry) -> Self {
+        let mut settings = Value::Object(record.settings.clone());
+        mask_inline(&mut settings);
+        let capabilities = adapters
+            .factory(&record.adapter_type)
+            .map(|f| f.capabilities().iter().map(|c| c.as_str()).collect())
+            .unwrap_or_default();
+        Self {
+            name: record.name.clone(),
+            adapter_type: record.adapter_type.clone(),
+            endpoint: record.endpoint.clone(),
+            settings,
+            allowed_hosts: record.allowed_hosts.clone(),
+            policy: record.policy.clone(),
+            state: record.state,
+            capabilities,
+            revision: record.revision,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+        }
+    }
+}
+
+/// Why a partner connection could not be had.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PartnerError {
+    /// No partner has this name.
+    #[error("no partner named {0:?}")]
+    NotFound(String),
+    /// The adapter refused the stored config, a credential could not be read, or the client
+    /// could not be built.
+    #[error("cannot connect partner {partner}: {source}")]
+    Connect {
+        /// The partner.
+        partner: String,
+        /// What the adapter said.
+        source: Arc<AdapterError>,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+type ConnectionKey = (String, i64, i64);
+
+/// One live connection per partner, built on first use and rebuilt when the partner's row
+/// changes (its revision or update time), so edits by another replica or the CLI are picked up.
+pub struct PartnerConnections {
+    store: Store,
+    adapters: Arc<AdapterRegistry>,
+    signer: PassportSigner,
+    http: HttpSettings,
+    observer: Option<Arc<dyn HttpObserver>>,
+    cache: moka::future::Cache<ConnectionKey, Arc<dyn Connection>>,
+}
+
+impl PartnerConnections {
+    /// Connections over `store`'s partners, built by `adapters`, signing with `signer`.
+    pub fn new(store: Store, adapters: Arc<AdapterRegistry>, signer: PassportSigner) -> Self {
+        Self {
+            store,
+            adapters,
+            signer,
+            http: HttpSettings::default(),
+            observer: None,
+            cache: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_idle(Duration::from_secs(3600))
+                .build(),
+        }
+    }
+
+    /// Uses these timeouts for every partner's HTTP client.
+    pub fn with_http_settings(mut self, http: HttpSettings) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// Shows every exchange of every partner's client to `observer` (tests).
+    pub fn with_observer(mut self, observer: Arc<dyn HttpObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The adapter list.
+    pub fn adapters(&self) -> &AdapterRegistry {
+        &self.adapters
+    }
+
+    /// The store the partners live in.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The signer handed to adapters (and used for redacted forms).
+    pub fn signer(&self) -> &PassportSigner {
+        &self.signer
+    }
+
+    /// The live connection of partner `name` with its current record. Concurrent first calls
+    /// build the connection once.
+    pub async fn connection(
+        &self,
+        name: &str,
+    ) -> Result<(Arc<dyn Connection>, PartnerRecord), PartnerError> {
+        let record = self
+            .store
+            .partner(name)
+            .await?
+            .ok_or_else(|| PartnerError::NotFound(name.to_owned()))?;
+        let key = (
+            record.name.clone(),
+            record.revision,
+            record.updated_at.timestamp_millis(),
+        );
+        let connection = self
+            .cache
+            .try_get_with(key, self.build(&record))
+            .await
+            .map_err(|source| PartnerError::Connect {
+                partner: name.to_owned(),
+                source,
+            })?;
+        Ok((connection, record))
+    }
+
+    async fn build(&self, record: &PartnerRecord) -> Result<Arc<dyn Connection>, AdapterError> {
+        let checked = self.adapters.validate(&record.adapter_config())?;
+        let mut http = HttpClient::new(EgressPolicy::allowing(&record.allowed_hosts), &self.http)?;
+        if let Some(observer) = &self.observer {
+            http = http.with_observer(observer.clone());
+        }
+        let ctx = AdapterContext::new(record.name.clone(), http)
+            .with_signer(Arc::new(self.signer.clone()))
+            .with_metrics(Arc::new(AdapterMetrics));
+        let (connection, _health) = self.adapters.build(checked, ctx).await?;
+        tracing::info!(
+            partner = %record.name,
+            adapter = %record.adapter_type,
+            revision = record.revision,
+            "partner connection built"
+        );
+        Ok(connection)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn registration(settings: Value) -> PartnerRegistration {
+        serde_json::from_value(json!({
+            "name": "ouranos-tokai",
+            "type": "ouranos",
+            "endpoint": "https://api.ouranos.example/",
+            "settings": settings,
+        }))
+        .unwrap()
+    }
+
+    fn good_settings() -> Value {
+        json!({
+            "api_key": { "env": "OURANOS_API_KEY" },
+            "operator_id": "d9a38406-cae2-4679-b052-15a75f5531e8",
+            "plant_id": "d9a38406-cae2-4679-b052-15a75f5531e7",
+            "auth": { "mode": "client", "client_id": "gw", "client_secret": { "file": "/run/secrets/x" } }
+        })
+    }
+
+    #[test]
+    fn a_good_registration_checks_and_inline_secrets_do_not() {
+        let adapters = AdapterRegistry::with_builtin_adapters();
+        let schemas = SchemaRegistry::new().unwrap();
+        let record = registration(good_settings())
+            .check(&adapters, &schemas)
+            .unwrap();
+        assert_eq!(record.state, PartnerState::Registered);
+        assert_eq!(record.adapter_config()["type"], "ouranos");
+
+        let mut settings = good_settings();
+        settings["auth"]["client_secret"] = json!({ "value": "hunter2" });
+        let problems = registration(settings)
+            .check(&adapters, &schemas)
+            .unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].pointer, "/settings/auth/client_secret");
+        assert!(!format!("{problems:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let adapters = AdapterRegistry::with_builtin_adapters();
+        let schemas = SchemaRegistry::new().unwrap();
+        let mut r = registration(json!({ "page_size": 500, "type": "x" }));
+        r.name = "Bad Name".into();
+        r.allowed_hosts = vec!["http://x/".into()];
+        r.state = Some(PartnerState::Verified);
+        let pointers: Vec<String> = r
+            .check(&adapters, &schemas)
+            .unwrap_err()
+            .into_iter()
+            .map(|v| v.pointer)
+            .collect();
+        for expected in [
+            "/name",
+            "/settings/type",
+            "/allowedHosts/0",
+            "/state",
+            "/settings",
+        ] {
+            assert!(
+                pointers.iter().any(|p| p == expected),
+                "{expected} missing from {pointers:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn views_mask_inline_values() {
+        let adapters = AdapterRegistry::with_builtin_adapters();
+        let schemas = SchemaRegistry::new().unwrap();
+        let mut record = registration(good_settings())
+            .check(&adapters, &schemas)
+            .unwrap();
+        record
+            .settings
+            .insert("api_key".into(), json!({ "value": "hunter2" }));
+        let view = serde_json::to_string(&PartnerView::of(&record, &adapters)).unwrap();
+        assert!(!view.contains("hunter2") && view.contains("***"));
+        assert!(check_stored_partner(&record, &adapters).is_err());
+    }
+}

@@ -1,0 +1,569 @@
+//! Partners (one adapter connection each, with its access policy) and their subscriptions.
+//!
+//! A partner row holds the adapter table as configured — credentials only as references — and
+//! the policy saying which passports and which fields the partner may receive. The policy's
+//! passport selector is evaluated here too, because subscriptions are matched inside the
+//! transaction that writes a passport version.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError, audit, from_millis, now_millis};
+
+/// Where a partner stands. Deliveries go only to `verified` and `trusted-unchecked` partners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PartnerState {
+    /// Registered, not yet checked by the conformance suite.
+    Registered,
+    /// Passed the conformance suite.
+    Verified,
+    /// Failed the conformance suite.
+    Failed,
+    /// The operator vouches for it without a conformance run.
+    TrustedUnchecked,
+}
+
+impl PartnerState {
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartnerState::Registered => "registered",
+            PartnerState::Verified => "verified",
+            PartnerState::Failed => "failed",
+            PartnerState::TrustedUnchecked => "trusted-unchecked",
+        }
+    }
+
+    /// Whether passports may be pushed to a partner in this state.
+    pub fn may_receive_deliveries(self) -> bool {
+        matches!(
+            self,
+            PartnerState::Verified | PartnerState::TrustedUnchecked
+        )
+    }
+}
+
+impl fmt::Display for PartnerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PartnerState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "registered" => Ok(PartnerState::Registered),
+            "verified" => Ok(PartnerState::Verified),
+            "failed" => Ok(PartnerState::Failed),
+            "trusted-unchecked" => Ok(PartnerState::TrustedUnchecked),
+            other => Err(format!(
+                "unknown partner state {other:?}: expected registered, verified, failed or trusted-unchecked"
+            )),
+        }
+    }
+}
+
+/// Which passports: every given condition must hold (like the passport list filter). Empty
+/// selects every passport.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PassportSelector {
+    /// Some material has this polymer symbol (exact match).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub polymer: Option<String>,
+    /// Some product id's value, or its `scheme:value`, starts with this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id_prefix: Option<String>,
+    /// Some material (of `polymer`, if given) has at least this recycled share (0–1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_recycled_share: Option<f64>,
+    /// The passport id is one of these (`urn:uuid:…`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<String>,
+}
+
+impl PassportSelector {
+    /// Whether a passport version with these product ids `(scheme, value)` and materials
+    /// `(polymer, total recycled share)` is selected.
+    pub fn matches(
+        &self,
+        passport_id: &str,
+        product_ids: &[(String, String)],
+        materials: &[(String, f64)],
+    ) -> bool {
+        if !self.ids.is_empty() && !self.ids.iter().any(|id| id == passport_id) {
+            return false;
+        }
+        if let Some(prefix) = &self.product_id_prefix {
+            let hit = product_ids.iter().any(|(scheme, value)| {
+                value.starts_with(prefix.as_str())
+                    || format!("{scheme}:{value}").starts_with(prefix.as_str())
+            });
+            if !hit {
+                return false;
+            }
+        }
+        if self.polymer.is_some() || self.min_recycled_share.is_some() {
+            let hit = materials.iter().any(|(polymer, share)| {
+                self.polymer.as_ref().is_none_or(|p| p == polymer)
+                    && self.min_recycled_share.is_none_or(|min| *share >= min)
+            });
+            if !hit {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Problems with the selector itself, as `(member, message)`.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if let Some(share) = self.min_recycled_share
+            && !(share.is_finite() && (0.0..=1.0).contains(&share))
+        {
+            problems.push((
+                "minRecycledShare",
+                format!("must be a share between 0 and 1, got {share}"),
+            ));
+        }
+        if self.polymer.as_deref().is_some_and(|p| p.trim().is_empty()) {
+            problems.push(("polymer", "must not be empty".to_owned()));
+        }
+        for id in &self.ids {
+            if id.parse::<dpp_schemas::UrnUuid>().is_err() {
+                problems.push(("ids", format!("{id:?} is not a urn:uuid passport id")));
+            }
+        }
+        problems
+    }
+}
+
+/// Which fields, as JSON pointers into the canonical passport where `*` matches any array
+/// element or object member. `allow` (when given) keeps only those subtrees; `deny` then removes
+/// its subtrees.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FieldPolicy {
+    /// Only these subtrees are sent (every field when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Vec<String>>,
+    /// These subtrees are never sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<String>,
+}
+
+impl FieldPolicy {
+    /// Whether the policy lets every field through.
+    pub fn is_open(&self) -> bool {
+        self.allow.is_none() && self.deny.is_empty()
+    }
+}
+
+/// What a partner may receive: applied before mapping on every push.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccessPolicy {
+    /// Which passports.
+    #[serde(default)]
+    pub passports: PassportSelector,
+    /// Which fields.
+    #[serde(default)]
+    pub fields: FieldPolicy,
+}
+
+/// A partner as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartnerRecord {
+    /// Unique slug.
+    pub name: String,
+    /// Adapter `type`, e.g. `ouranos`.
+    pub adapter_type: String,
+    /// The remote's base URL.
+    pub endpoint: String,
+    /// The rest of the adapter table (credentials only by reference).
+    pub settings: serde_json::Map<String, Value>,
+    /// Hosts the partner's HTTP client may reach even when they are not public (SSRF allow-list).
+    pub allowed_hosts: Vec<String>,
+    /// What the partner may receive.
+    pub policy: AccessPolicy,
+    /// Where it stands.
+    pub state: PartnerState,
+    /// Grows with every change of the row.
+    pub revision: i64,
+    /// When it was registered.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl PartnerRecord {
+    /// The whole adapter table, as the adapter's `validate` takes it.
+    pub fn adapter_config(&self) -> Value {
+        let mut table = self.settings.clone();
+        table.insert("type".into(), Value::String(self.adapter_type.clone()));
+        table.insert("endpoint".into(), Value::String(self.endpoint.clone()));
+        Value::Object(table)
+    }
+}
+
+/// A standing order: every new version matching `filter` is queued for `partner`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    /// Its id (`urn:uuid:` form is not used; a plain UUID).
+    pub id: String,
+    /// The partner.
+    pub partner: String,
+    /// Which passports.
+    pub filter: PassportSelector,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+const PARTNER_COLUMNS: &str = "name, adapter_type, endpoint, settings_json, allowed_hosts, \
+                               policy_json, state, revision, created_at, updated_at";
+
+fn corrupt(what: &str, e: impl fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn partner_from_row(row: &AnyRow) -> Result<PartnerRecord, StoreError> {
+    let settings: String = row.try_get("settings_json")?;
+    let hosts: String = row.try_get("allowed_hosts")?;
+    let policy: String = row.try_get("policy_json")?;
+    let state: String = row.try_get("state")?;
+    Ok(PartnerRecord {
+        name: row.try_get("name")?,
+        adapter_type: row.try_get("adapter_type")?,
+        endpoint: row.try_get("endpoint")?,
+        settings: serde_json::from_str(&settings).map_err(|e| corrupt("partner settings", e))?,
+        allowed_hosts: serde_json::from_str(&hosts)
+            .map_err(|e| corrupt("partner allowed hosts", e))?,
+        policy: serde_json::from_str(&policy).map_err(|e| corrupt("partner policy", e))?,
+        state: state.parse().map_err(|e| corrupt("partner state", e))?,
+        revision: row.try_get("revision")?,
+        created_at: from_millis(row.try_get("created_at")?)?,
+        updated_at: from_millis(row.try_get("updated_at")?)?,
+    })
+}
+
+fn to_json(what: &str, value: &impl Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::InvalidInput(format!("{what}: {e}")))
+}
+
+impl Store {
+    /// Stores a new partner (`revision`, `created_at` and `updated_at` of `p` are ignored);
+    /// [`StoreError::Duplicate`] if the name is taken.
+    pub async fn insert_partner(
+        &self,
+        p: &PartnerRecord,
+        actor: &str,
+    ) -> Result<PartnerRecord, StoreError> {
+        let now = now_millis();
+        let mut tx = self.begin_write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO partners (name, adapter_type, endpoint, settings_json, allowed_hosts, \
+             policy_json, state, revision, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&p.name)
+        .bind(&p.adapter_type)
+        .bind(&p.endpoint)
+        .bind(to_json("settings", &p.settings)?)
+        .bind(to_json("allowed hosts", &p.allowed_hosts)?)
+        .bind(to_json("policy", &p.policy)?)
+        .bind(p.state.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(StoreError::Duplicate);
+        }
+        audit::insert(
+            &mut tx,
+            now,
+            actor,
+            "partner.create",
+            &format!("partner:{}", p.name),
+        )
+        .await?;
+        tx.commit().await?;
+        let stored = from_millis(now)?;
+        Ok(PartnerRecord {
+            revision: 1,
+            created_at: stored,
+            updated_at: stored,
+            ..p.clone()
+        })
+    }
+
+    /// One partner.
+    pub async fn partner(&self, name: &str) -> Result<Option<PartnerRecord>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PARTNER_COLUMNS} FROM partners WHERE name = $1"
+        )))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(partner_from_row).transpose()
+    }
+
+    /// Every partner, by name.
+    pub async fn partners(&self) -> Result<Vec<PartnerRecord>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PARTNER_COLUMNS} FROM partners ORDER BY name"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(partner_from_row).collect()
+    }
+
+    /// Moves a partner to `state` (the conformance suite sets `verified` / `failed`).
+    pub async fn set_partner_state(
+        &self,
+        name: &str,
+        state: PartnerState,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let now = now_millis();
+        let mut tx = self.begin_write().await?;
+        let changed = sqlx::query(
+            "UPDATE partners SET state = $1, revision = revision + 1, updated_at = $2 \
+             WHERE name = $3",
+        )
+        .bind(state.as_str())
+        .bind(now)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        audit::insert(
+            &mut tx,
+            now,
+            actor,
+            &format!("partner.state.{state}"),
+            &format!("partner:{name}"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes a partner and its subscriptions; its undelivered outbox items become `dead`
+    /// ("partner removed"), so nothing is sent to a partner that no longer exists.
+    /// [`StoreError::NotFound`] if there is no such partner.
+    pub async fn delete_partner(&self, name: &str, actor: &str) -> Result<(), StoreError> {
+        let now = now_millis();
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM subscriptions WHERE partner = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        let deleted = sqlx::query("DELETE FROM partners WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query(
+            "UPDATE outbox SET state = 'dead', last_error = 'partner removed', \
+             lease_owner = NULL, lease_until = NULL, updated_at = $1 \
+             WHERE partner = $2 AND state IN ('queued', 'failed', 'in-flight')",
+        )
+        .bind(now)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+        audit::insert(
+            &mut tx,
+            now,
+            actor,
+            "partner.delete",
+            &format!("partner:{name}"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds a subscription for an existing partner ([`StoreError::NotFound`] otherwise).
+    pub async fn insert_subscription(
+        &self,
+        partner: &str,
+        filter: &PassportSelector,
+        actor: &str,
+    ) -> Result<Subscription, StoreError> {
+        let now = now_millis();
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut tx = self.begin_write().await?;
+        let exists: Option<String> =
+            sqlx::query_scalar("SELECT name FROM partners WHERE name = $1")
+                .bind(partner)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query(
+            "INSERT INTO subscriptions (id, partner, filter_json, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(partner)
+        .bind(to_json("filter", filter)?)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        audit::insert(
+            &mut tx,
+            now,
+            actor,
+            "subscription.create",
+            &format!("partner:{partner}"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Subscription {
+            id,
+            partner: partner.to_owned(),
+            filter: filter.clone(),
+            created_at: from_millis(now)?,
+        })
+    }
+
+    /// Every subscription, oldest first; only `partner`'s when given.
+    pub async fn subscriptions(
+        &self,
+        partner: Option<&str>,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        let rows =
+            match partner {
+                Some(p) => {
+                    sqlx::query(
+                        "SELECT id, partner, filter_json, created_at FROM subscriptions \
+                 WHERE partner = $1 ORDER BY id",
+                    )
+                    .bind(p)
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+                None => sqlx::query(
+                    "SELECT id, partner, filter_json, created_at FROM subscriptions ORDER BY id",
+                )
+                .fetch_all(&self.pool)
+                .await?,
+            };
+        rows.iter()
+            .map(|row| {
+                let filter: String = row.try_get("filter_json")?;
+                Ok(Subscription {
+                    id: row.try_get("id")?,
+                    partner: row.try_get("partner")?,
+                    filter: serde_json::from_str(&filter)
+                        .map_err(|e| corrupt("subscription filter", e))?,
+                    created_at: from_millis(row.try_get("created_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Removes a subscription; [`StoreError::NotFound`] if there is none with this id.
+    pub async fn delete_subscription(&self, id: &str, actor: &str) -> Result<(), StoreError> {
+        let now = now_millis();
+        let mut tx = self.begin_write().await?;
+        let deleted = sqlx::query("DELETE FROM subscriptions WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(StoreError::NotFound);
+        }
+        audit::insert(
+            &mut tx,
+            now,
+            actor,
+            "subscription.delete",
+            &format!("subscription:{id}"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids() -> Vec<(String, String)> {
+        vec![("gtin".into(), "04012345000009".into())]
+    }
+
+    #[test]
+    fn selector_conditions_all_hold() {
+        let materials = vec![("PP".to_owned(), 0.3), ("PE-HD".to_owned(), 0.9)];
+        let id = "urn:uuid:0b6f0d5e-7a51-4f35-9a1a-2f1f2c3d4e5f";
+        assert!(PassportSelector::default().matches(id, &ids(), &materials));
+        let pp_30 = PassportSelector {
+            polymer: Some("PP".into()),
+            min_recycled_share: Some(0.3),
+            ..Default::default()
+        };
+        assert!(pp_30.matches(id, &ids(), &materials));
+        let pp_50 = PassportSelector {
+            min_recycled_share: Some(0.5),
+            ..pp_30.clone()
+        };
+        assert!(!pp_50.matches(id, &ids(), &materials), "PP share is 0.3");
+        let by_prefix = PassportSelector {
+            product_id_prefix: Some("gtin:0401".into()),
+            ..Default::default()
+        };
+        assert!(by_prefix.matches(id, &ids(), &materials));
+        assert!(!by_prefix.matches(id, &[], &materials));
+        let by_id = PassportSelector {
+            ids: vec!["urn:uuid:00000000-0000-4000-8000-000000000000".into()],
+            ..Default::default()
+        };
+        assert!(!by_id.matches(id, &ids(), &materials));
+    }
+
+    #[test]
+    fn selector_problems_name_the_member() {
+        let bad = PassportSelector {
+            min_recycled_share: Some(1.5),
+            ids: vec!["nope".into()],
+            ..Default::default()
+        };
+        let members: Vec<_> = bad.problems().into_iter().map(|(m, _)| m).collect();
+        assert_eq!(members, vec!["minRecycledShare", "ids"]);
+    }
+
+    #[test]
+    fn states_round_trip_and_gate_deliveries() {
+        for s in [
+            PartnerState::Registered,
+            PartnerState::Verified,
+            PartnerState::Failed,
+            PartnerState::TrustedUnchecked,
+        ] {
+            assert_eq!(s.as_str().parse::<PartnerState>().unwrap(), s);
+        }
+        assert!(!PartnerState::Registered.may_receive_deliveries());
+        assert!(PartnerState::TrustedUnchecked.may_receive_deliveries());
+    }
+}
