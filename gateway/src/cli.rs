@@ -54,6 +54,12 @@ pub enum Command {
         #[command(subcommand)]
         command: PartnerCommand,
     },
+    /// Run or list the conformance suite that checks a data-space endpoint before data flows.
+    Conformance {
+        /// Which conformance operation.
+        #[command(subcommand)]
+        command: ConformanceCommand,
+    },
     /// Check configuration.
     Config {
         /// Which config operation.
@@ -150,6 +156,18 @@ pub enum PartnerCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Run the conformance suite against the partner's endpoint with its registered settings and
+    /// record the result: state `verified` when every mandatory case passes, else `failed`.
+    Check {
+        /// The partner's name.
+        name: String,
+        /// Write report.json, junit.xml and report.html here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Configuration.
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
     /// Remove a partner; its undelivered exchanges become dead.
     Remove {
         /// The partner's name.
@@ -185,6 +203,42 @@ pub struct PartnerAddArgs {
     #[arg(long)]
     pub trusted_unchecked: bool,
     /// Configuration.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `conformance` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConformanceCommand {
+    /// Print every case with its id, level, description and the spec it checks.
+    List,
+    /// Run the suite against an endpoint; exits 1 when a mandatory case fails.
+    Run(ConformanceRunArgs),
+}
+
+/// `conformance run` options: a registered partner, or an adapter + endpoint + credentials.
+#[derive(Debug, Args, Clone)]
+pub struct ConformanceRunArgs {
+    /// Check a registered partner with its own settings (instead of --adapter/--endpoint).
+    #[arg(long, conflicts_with_all = ["adapter", "endpoint", "credentials_from"])]
+    pub partner: Option<String>,
+    /// Data space of the endpoint, e.g. `ouranos`.
+    #[arg(long, requires_all = ["endpoint", "credentials_from"])]
+    pub adapter: Option<String>,
+    /// Base URL of the endpoint.
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// Environment-variable prefix of the credentials, e.g. `OURANOS` reads `OURANOS_API_KEY` and
+    /// `OURANOS_ACCOUNT`/`OURANOS_PASSWORD` or `OURANOS_CLIENT_ID`/`OURANOS_CLIENT_SECRET`.
+    #[arg(long)]
+    pub credentials_from: Option<String>,
+    /// Only these cases (ids or `PREFIX-*` patterns, repeatable).
+    #[arg(long = "case")]
+    pub cases: Vec<String>,
+    /// Write report.json, junit.xml and report.html here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Configuration (for --partner).
     #[command(flatten)]
     pub config: ConfigArgs,
 }
@@ -225,6 +279,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             export(output.as_deref(), &config.load()?).await?;
         }
         Command::Partner { command } => return partner(command).await,
+        Command::Conformance { command } => return conformance(command).await,
         Command::Config {
             command: ConfigCommand::Validate(args),
         } => {
@@ -510,6 +565,28 @@ async fn partner(command: PartnerCommand) -> anyhow::Result<std::process::ExitCo
                 ))?
             );
         }
+        PartnerCommand::Check {
+            name,
+            report,
+            config,
+        } => {
+            let store = open_store(&config.load()?).await?;
+            let outcome = crate::onboarding::check_partner(
+                &store,
+                &adapters,
+                &name,
+                report.as_deref(),
+                "cli",
+            )
+            .await?;
+            print_report(&outcome.report, outcome.files.as_ref());
+            println!("partner {name} is now {}", outcome.state);
+            return Ok(if outcome.report.mandatory_failed() {
+                std::process::ExitCode::from(1)
+            } else {
+                std::process::ExitCode::SUCCESS
+            });
+        }
         PartnerCommand::Remove { name, config } => {
             let store = open_store(&config.load()?).await?;
             match store.delete_partner(&name, "cli").await {
@@ -563,4 +640,89 @@ async fn check_partners(config: &Config) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+async fn conformance(command: ConformanceCommand) -> anyhow::Result<std::process::ExitCode> {
+    use dpp_conformance::suite::{self, CaseFilter, DataSpace, Target};
+    match command {
+        ConformanceCommand::List => {
+            println!("{:<14} {:<11} {:<70} spec", "id", "level", "description");
+            for case in suite::cases() {
+                println!(
+                    "{:<14} {:<11} {:<70} {}",
+                    case.id,
+                    case.level.as_str(),
+                    case.description,
+                    case.spec
+                );
+            }
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        ConformanceCommand::Run(args) => {
+            let target = match (
+                &args.partner,
+                &args.adapter,
+                &args.endpoint,
+                &args.credentials_from,
+            ) {
+                (Some(partner), ..) => {
+                    let store = open_store(&args.config.load()?).await?;
+                    let adapters = dpp_adapters::AdapterRegistry::with_builtin_adapters();
+                    crate::onboarding::target_for_partner(&store, &adapters, partner).await?
+                }
+                (None, Some(adapter), Some(endpoint), Some(prefix)) => {
+                    let data_space: DataSpace = adapter.parse().map_err(|_| {
+                        anyhow::anyhow!("the conformance suite has no cases for {adapter:?}")
+                    })?;
+                    Target::from_env(data_space, endpoint, prefix)?
+                }
+                _ => bail!("give --partner NAME, or --adapter, --endpoint and --credentials-from"),
+            };
+            let filter = if args.cases.is_empty() {
+                CaseFilter::all()
+            } else {
+                CaseFilter::ids(args.cases.clone())
+            };
+            let report = suite::run(&target, &filter).await;
+            let files = match &args.report {
+                Some(dir) => Some(report.write(dir)?),
+                None => None,
+            };
+            print_report(&report, files.as_ref());
+            Ok(if report.mandatory_failed() {
+                std::process::ExitCode::from(1)
+            } else {
+                std::process::ExitCode::SUCCESS
+            })
+        }
+    }
+}
+
+fn print_report(
+    report: &dpp_conformance::suite::SuiteReport,
+    files: Option<&dpp_conformance::suite::ReportFiles>,
+) {
+    for case in &report.cases {
+        let reason = case.reason.as_deref().unwrap_or("");
+        println!(
+            "{:<5} {:<14} {:<11} {}",
+            case.outcome.as_str(),
+            case.id,
+            case.level.as_str(),
+            reason
+        );
+    }
+    let s = &report.summary;
+    println!(
+        "{} case(s): {} passed, {} failed ({} mandatory), {} skipped — {}",
+        s.total, s.passed, s.failed, s.mandatory_failed, s.skipped, report.endpoint
+    );
+    if let Some(files) = files {
+        println!(
+            "reports: {} {} {}",
+            files.json.display(),
+            files.junit.display(),
+            files.html.display()
+        );
+    }
 }

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod exchange;
+pub mod onboarding;
 pub mod problem;
 pub mod service;
 pub mod store;

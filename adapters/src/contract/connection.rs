@@ -38,6 +38,39 @@ pub trait AdapterFactory: Send + Sync {
         checked: CheckedConfig,
         ctx: AdapterContext,
     ) -> Result<(Arc<dyn Connection>, HealthCheck), AdapterError>;
+
+    /// The endpoint and credentials of a checked config as the conformance suite reads them
+    /// (variables such as `API_KEY`, `ACCOUNT`, `PASSWORD`, `CLIENT_ID`, `CLIENT_SECRET`, secrets
+    /// resolved), so `partner check` runs the suite with the partner's own settings without the
+    /// gateway knowing any data space's config format. Adapters without a suite keep the default.
+    async fn conformance_credentials(
+        &self,
+        _checked: &CheckedConfig,
+    ) -> Result<ConformanceCredentials, AdapterError> {
+        Err(AdapterError::Config(format!(
+            "the {} adapter has no conformance suite yet",
+            self.kind()
+        )))
+    }
+}
+
+/// What [`AdapterFactory::conformance_credentials`] answers.
+#[derive(Clone)]
+pub struct ConformanceCredentials {
+    /// Base URL the suite checks.
+    pub endpoint: String,
+    /// Suite variables by suffix (`API_KEY`, …), secrets resolved.
+    pub vars: std::collections::BTreeMap<String, String>,
+}
+
+impl fmt::Debug for ConformanceCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Names only: the values are secrets.
+        f.debug_struct("ConformanceCredentials")
+            .field("endpoint", &self.endpoint)
+            .field("vars", &self.vars.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 type HealthFuture = Pin<Box<dyn Future<Output = Result<(), AdapterError>> + Send>>;

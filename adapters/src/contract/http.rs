@@ -321,6 +321,13 @@ impl HttpClient {
         self
     }
 
+    /// The underlying reqwest client, for callers that speak HTTP themselves (the conformance
+    /// suite). Host names are checked after DNS resolution and redirects are off, but IP-literal
+    /// URLs bypass the resolver: check every URL with [`EgressPolicy::check_url`] first.
+    pub fn reqwest_client(&self) -> reqwest::Client {
+        self.inner.clone()
+    }
+
     /// The egress policy in force.
     pub fn policy(&self) -> &EgressPolicy {
         &self.policy

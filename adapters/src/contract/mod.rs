@@ -25,9 +25,9 @@ pub mod oauth2;
 pub use capabilities::{Capabilities, Capability};
 pub use config::{CheckedConfig, Secret, SecretRef};
 pub use connection::{
-    AdapterFactory, Connection, FetchedPassport, FootprintNegotiation, FootprintRequest,
-    HealthCheck, IncomingFootprintRequest, NegotiationHandle, NegotiationState, PassportReference,
-    PublishReceipt, PublishRequest, SearchHit, SearchPage, SearchQuery,
+    AdapterFactory, ConformanceCredentials, Connection, FetchedPassport, FootprintNegotiation,
+    FootprintRequest, HealthCheck, IncomingFootprintRequest, NegotiationHandle, NegotiationState,
+    PassportReference, PublishReceipt, PublishRequest, SearchHit, SearchPage, SearchQuery,
 };
 pub use context::{
     AdapterContext, Clock, KeyResolver, ManualClock, MetricsHook, NoKeyResolver, NoMetrics,

@@ -24,16 +24,16 @@ use serde_json::Value;
 
 use self::auth::{Credentials, TokenSource};
 use self::client::DataTransportClient;
-use self::config::OuranosSettings;
+use self::config::{AuthMode, OuranosSettings};
 use self::mapping::{
     CfpModel, OuranosIds, PartsModel, PartsStructureModel, RequestStatus, StatusModel, TradeModel,
     TradeRequestModel, TradeResponseModel,
 };
 use crate::contract::{
-    AdapterContext, AdapterError, AdapterFactory, Capabilities, CheckedConfig, Clock, Connection,
-    FetchedPassport, FootprintNegotiation, FootprintRequest, HealthCheck, IncomingFootprintRequest,
-    NegotiationHandle, NegotiationState, PassportReference, PublishReceipt, PublishRequest,
-    SearchHit, SearchPage, SearchQuery,
+    AdapterContext, AdapterError, AdapterFactory, Capabilities, CheckedConfig, Clock,
+    ConformanceCredentials, Connection, FetchedPassport, FootprintNegotiation, FootprintRequest,
+    HealthCheck, IncomingFootprintRequest, NegotiationHandle, NegotiationState, PassportReference,
+    PublishReceipt, PublishRequest, SearchHit, SearchPage, SearchQuery,
 };
 
 /// The config `type`.
@@ -87,6 +87,61 @@ impl AdapterFactory for OuranosFactory {
             async move { probe.health().await }
         });
         Ok((connection, health))
+    }
+
+    async fn conformance_credentials(
+        &self,
+        checked: &CheckedConfig,
+    ) -> Result<ConformanceCredentials, AdapterError> {
+        let settings = checked
+            .settings::<OuranosSettings>()
+            .ok_or_else(|| AdapterError::Config("not an ouranos config".into()))?;
+        if settings.auth_endpoint != settings.endpoint {
+            return Err(AdapterError::Config(format!(
+                "the conformance suite checks one endpoint, but auth_endpoint {} differs from endpoint {}",
+                settings.auth_endpoint, settings.endpoint
+            )));
+        }
+        let mut vars = std::collections::BTreeMap::new();
+        vars.insert(
+            "API_KEY".to_owned(),
+            settings
+                .api_key
+                .resolve("api_key")
+                .await?
+                .expose()
+                .to_owned(),
+        );
+        match &settings.auth {
+            AuthMode::Login {
+                account_id,
+                password,
+            } => {
+                vars.insert("ACCOUNT".to_owned(), account_id.clone());
+                vars.insert(
+                    "PASSWORD".to_owned(),
+                    password.resolve("auth.password").await?.expose().to_owned(),
+                );
+            }
+            AuthMode::Client {
+                client_id,
+                client_secret,
+            } => {
+                vars.insert("CLIENT_ID".to_owned(), client_id.clone());
+                vars.insert(
+                    "CLIENT_SECRET".to_owned(),
+                    client_secret
+                        .resolve("auth.client_secret")
+                        .await?
+                        .expose()
+                        .to_owned(),
+                );
+            }
+        }
+        Ok(ConformanceCredentials {
+            endpoint: settings.endpoint.as_str().trim_end_matches('/').to_owned(),
+            vars,
+        })
     }
 }
 

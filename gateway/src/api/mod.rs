@@ -2,6 +2,7 @@
 //! under `/.well-known`, health, readiness and metrics. Every error is RFC 9457 problem+json.
 
 mod body;
+mod conformance;
 mod exchanges;
 mod partners;
 mod passports;
@@ -142,6 +143,7 @@ pub fn router(state: AppState) -> Router {
             "/partners/{name}",
             get(partners::get_one).delete(partners::delete),
         )
+        .route("/partners/{name}/conformance", get(conformance::latest))
         .route("/exchanges", post(exchanges::create).get(exchanges::list))
         .route("/exchanges/{id}", get(exchanges::get_one))
         .route("/exchanges/{id}/retry", post(exchanges::retry))

@@ -18,6 +18,7 @@
 
 mod audit;
 mod collection;
+mod conformance;
 mod error;
 mod outbox;
 mod partners;
@@ -34,10 +35,12 @@ use sqlx::{AnyPool, Row, Transaction};
 
 pub use audit::AuditEntry;
 pub use collection::{CategoryTotals, CollectionEntryRow, NewCollectionRecord};
+pub use conformance::{ConformanceRun, NewConformanceRun};
 pub use error::StoreError;
 pub use outbox::{AttemptFailure, MAX_OUTBOX_PAGE, OutboxFilter, OutboxItem, OutboxState};
 pub use partners::{
-    AccessPolicy, FieldPolicy, PartnerRecord, PartnerState, PassportSelector, Subscription,
+    AccessPolicy, FieldPolicy, PartnerRecord, PartnerState, PassportSelector, PullSettings,
+    Subscription,
 };
 pub use passports::{
     MAX_PAGE_SIZE, NewPassportVersion, Page, PassportFilter, StoredPassport, VersionSummary,

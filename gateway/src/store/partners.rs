@@ -179,6 +179,70 @@ pub struct AccessPolicy {
     pub fields: FieldPolicy,
 }
 
+/// How long the gateway keeps a partner's pulled passports and waits for them, in seconds.
+/// Members left out take the gateway's defaults (`PullPolicy::default()` in the exchange engine).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PullSettings {
+    /// A fetched passport is served from the cache this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<i64>,
+    /// A remote 404 is remembered this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negative_ttl_seconds: Option<i64>,
+    /// After the TTL, the last good copy may stand in (marked stale) this long while the remote
+    /// fails; 0 never serves a stale copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_if_error_seconds: Option<i64>,
+    /// Longest wait for one upstream fetch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<i64>,
+}
+
+impl PullSettings {
+    /// Longest `ttlSeconds`: a week.
+    pub const MAX_TTL_SECONDS: i64 = 7 * 24 * 3600;
+    /// Longest `negativeTtlSeconds`: a day.
+    pub const MAX_NEGATIVE_TTL_SECONDS: i64 = 24 * 3600;
+    /// Longest `staleIfErrorSeconds`: 30 days.
+    pub const MAX_STALE_IF_ERROR_SECONDS: i64 = 30 * 24 * 3600;
+    /// Longest `timeoutSeconds`: two minutes.
+    pub const MAX_TIMEOUT_SECONDS: i64 = 120;
+
+    /// Problems with the settings, as `(member, message)`.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let members = [
+            ("ttlSeconds", self.ttl_seconds, 1, Self::MAX_TTL_SECONDS),
+            (
+                "negativeTtlSeconds",
+                self.negative_ttl_seconds,
+                1,
+                Self::MAX_NEGATIVE_TTL_SECONDS,
+            ),
+            (
+                "staleIfErrorSeconds",
+                self.stale_if_error_seconds,
+                0,
+                Self::MAX_STALE_IF_ERROR_SECONDS,
+            ),
+            (
+                "timeoutSeconds",
+                self.timeout_seconds,
+                1,
+                Self::MAX_TIMEOUT_SECONDS,
+            ),
+        ];
+        members
+            .into_iter()
+            .filter_map(|(member, value, min, max)| {
+                let value = value?;
+                (!(min..=max).contains(&value))
+                    .then(|| (member, format!("must be {min} to {max} seconds, got {value}")))
+            })
+            .collect()
+    }
+}
+
 /// A partner as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartnerRecord {
@@ -194,6 +258,8 @@ pub struct PartnerRecord {
     pub allowed_hosts: Vec<String>,
     /// What the partner may receive.
     pub policy: AccessPolicy,
+    /// How its passports are pulled (members given at registration; defaults fill the rest).
+    pub pull: PullSettings,
     /// Where it stands.
     pub state: PartnerState,
     /// Grows with every change of the row.
@@ -229,7 +295,7 @@ pub struct Subscription {
 }
 
 const PARTNER_COLUMNS: &str = "name, adapter_type, endpoint, settings_json, allowed_hosts, \
-                               policy_json, state, revision, created_at, updated_at";
+                               policy_json, pull_json, state, revision, created_at, updated_at";
 
 fn corrupt(what: &str, e: impl fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
@@ -239,6 +305,7 @@ fn partner_from_row(row: &AnyRow) -> Result<PartnerRecord, StoreError> {
     let settings: String = row.try_get("settings_json")?;
     let hosts: String = row.try_get("allowed_hosts")?;
     let policy: String = row.try_get("policy_json")?;
+    let pull: String = row.try_get("pull_json")?;
     let state: String = row.try_get("state")?;
     Ok(PartnerRecord {
         name: row.try_get("name")?,
@@ -248,6 +315,7 @@ fn partner_from_row(row: &AnyRow) -> Result<PartnerRecord, StoreError> {
         allowed_hosts: serde_json::from_str(&hosts)
             .map_err(|e| corrupt("partner allowed hosts", e))?,
         policy: serde_json::from_str(&policy).map_err(|e| corrupt("partner policy", e))?,
+        pull: serde_json::from_str(&pull).map_err(|e| corrupt("partner pull settings", e))?,
         state: state.parse().map_err(|e| corrupt("partner state", e))?,
         revision: row.try_get("revision")?,
         created_at: from_millis(row.try_get("created_at")?)?,
@@ -271,8 +339,8 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO partners (name, adapter_type, endpoint, settings_json, allowed_hosts, \
-             policy_json, state, revision, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8) ON CONFLICT (name) DO NOTHING",
+             policy_json, pull_json, state, revision, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9) ON CONFLICT (name) DO NOTHING",
         )
         .bind(&p.name)
         .bind(&p.adapter_type)
@@ -280,6 +348,7 @@ impl Store {
         .bind(to_json("settings", &p.settings)?)
         .bind(to_json("allowed hosts", &p.allowed_hosts)?)
         .bind(to_json("policy", &p.policy)?)
+        .bind(to_json("pull settings", &p.pull)?)
         .bind(p.state.as_str())
         .bind(now)
         .execute(&mut *tx)
@@ -551,6 +620,36 @@ mod tests {
         };
         let members: Vec<_> = bad.problems().into_iter().map(|(m, _)| m).collect();
         assert_eq!(members, vec!["minRecycledShare", "ids"]);
+    }
+
+    #[test]
+    fn pull_settings_problems_name_each_member_out_of_range() {
+        assert!(PullSettings::default().problems().is_empty());
+        let edge = PullSettings {
+            ttl_seconds: Some(PullSettings::MAX_TTL_SECONDS),
+            negative_ttl_seconds: Some(1),
+            stale_if_error_seconds: Some(0),
+            timeout_seconds: Some(PullSettings::MAX_TIMEOUT_SECONDS),
+        };
+        assert!(edge.problems().is_empty(), "{:?}", edge.problems());
+        let bad = PullSettings {
+            ttl_seconds: Some(0),
+            negative_ttl_seconds: Some(-5),
+            stale_if_error_seconds: Some(PullSettings::MAX_STALE_IF_ERROR_SECONDS + 1),
+            timeout_seconds: Some(3600),
+        };
+        let problems = bad.problems();
+        let members: Vec<_> = problems.iter().map(|(m, _)| *m).collect();
+        assert_eq!(
+            members,
+            vec![
+                "ttlSeconds",
+                "negativeTtlSeconds",
+                "staleIfErrorSeconds",
+                "timeoutSeconds"
+            ]
+        );
+        assert!(problems[3].1.contains("3600"), "{problems:?}");
     }
 
     #[test]
