@@ -1,6 +1,6 @@
 //! Assembles a running gateway from its configuration: store, keys, compiled schemas, the write
-//! service, partner connections, and the HTTP server with the outbox delivery worker, both shut
-//! down gracefully.
+//! service, partner connections, the pull cache, and the HTTP server with the outbox delivery
+//! worker, both shut down gracefully.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,12 +10,16 @@ use dpp_adapters::AdapterRegistry;
 use dpp_schemas::SchemaRegistry;
 use tokio::net::TcpListener;
 
-use crate::api::{AppState, router};
+use crate::api::{AppState, RemotePull, router};
 use crate::config::{Config, redact_url};
+use crate::exchange::pull::PullCache;
 use crate::exchange::{DeliverySettings, DeliveryWorker, Exchange, PartnerConnections};
 use crate::service::PassportService;
 use crate::store::Store;
 use crate::trust::{KeyStore, did_web_document};
+
+/// Most passports the pull cache holds (and as many last good copies for stale-if-error).
+const PULL_CACHE_ENTRIES: u64 = 100_000;
 
 /// A gateway's parts, built but not yet serving.
 pub struct Gateway {
@@ -58,14 +62,15 @@ impl Gateway {
         let jwks = keys.jwks();
         let did_document = did_web_document(&config.public_base_url, &jwks)
             .with_context(|| format!("cannot derive a did:web from {}", config.public_base_url))?;
-        let service = PassportService::new(store.clone(), schemas, keys.signer());
+        let service = PassportService::new(store.clone(), schemas.clone(), keys.signer());
         let metrics = crate::telemetry::install_metrics();
         let adapters = Arc::new(AdapterRegistry::with_builtin_adapters());
-        let exchange = Exchange::new(Arc::new(PartnerConnections::new(
-            store,
-            adapters,
-            keys.signer(),
-        )));
+        let partners = Arc::new(PartnerConnections::new(store, adapters, keys.signer()));
+        let remote_pull = RemotePull {
+            cache: Arc::new(PullCache::new(schemas, PULL_CACHE_ENTRIES)),
+            targets: partners.clone(),
+        };
+        let exchange = Exchange::new(partners);
         let state = AppState::new(
             service,
             config,
@@ -74,6 +79,7 @@ impl Gateway {
             keys.verifier(),
             metrics,
             exchange,
+            remote_pull,
         );
         Ok(Gateway {
             state,

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail, ensure};
 use reqwest::StatusCode;
 use serde_json::Value;
+use sha2::Digest;
 
 use crate::app::{Gateway, bind, shutdown_signal};
 use crate::cli::DemoArgs;
@@ -68,6 +69,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     config.auth.admin_tokens.push(admin_token.clone());
     config.auth.reader_tokens.push(reader_token.clone());
     let gateway = Gateway::build(config).await?;
+    let store = gateway.state.store().clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let once = args.once;
     let server = tokio::spawn(gateway.serve(listener, async move {
@@ -81,8 +83,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }));
 
-    let summary = seed_and_check(&base, &admin_token, &reader_token).await;
-    let summary = match summary {
+    let outcome = async {
+        let summary = seed_and_check(&base, &admin_token, &reader_token).await?;
+        let rows =
+            exchange_with_data_spaces(&store, data_dir.path(), &base, &admin_token, &reader_token)
+                .await?;
+        anyhow::Ok((summary, rows))
+    }
+    .await;
+    let (summary, rows) = match outcome {
         Ok(s) => s,
         Err(e) => {
             let _ = stop_tx.send(());
@@ -91,6 +100,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     };
     print_summary(&summary, &base);
+    print_data_spaces(&rows);
     if once {
         let _ = stop_tx.send(());
         server.await.context("server task panicked")??;
@@ -300,6 +310,185 @@ async fn post_created(
         response.text().await?
     );
     Ok(())
+}
+
+/// One data space's line in the demo table.
+#[derive(Debug)]
+pub struct DataSpaceRow {
+    /// Data space (adapter type).
+    pub data_space: String,
+    /// Conformance cases passed / run.
+    pub cases_passed: usize,
+    /// Conformance cases run.
+    pub cases_total: usize,
+    /// Partner state after onboarding.
+    pub state: String,
+    /// Passports delivered (acknowledged by the remote).
+    pub sent: usize,
+    /// Passports pulled back through the gateway's pull cache.
+    pub received: usize,
+    /// Pulled passports whose reference matches our stored JWS, which verifies against our JWKS.
+    pub verified: usize,
+}
+
+/// For every data space with a mock: start it in-process, register a partner for it, onboard
+/// the partner through the conformance suite, push every seeded passport, pull each back through
+/// `/api/v1/remote/…` and check the reference it carries against our signed original.
+async fn exchange_with_data_spaces(
+    store: &crate::store::Store,
+    data_dir: &std::path::Path,
+    base: &str,
+    admin: &str,
+    reader: &str,
+) -> anyhow::Result<Vec<DataSpaceRow>> {
+    use dpp_conformance::mock::DemoMock;
+    use dpp_conformance::suite::DataSpace;
+
+    let http = reqwest::Client::builder().no_proxy().build()?;
+    let adapters = dpp_adapters::AdapterRegistry::with_builtin_adapters();
+    let jwks: Value = http
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let verifier = JwsVerifier::from_jwks(&jwks)?;
+    let passports = dpp_schemas::fixtures::all_passports();
+    let mut rows = Vec::new();
+    for data_space in DataSpace::ALL {
+        let name = format!("{}-demo", data_space.as_str());
+        let mock = DemoMock::start(data_space, data_dir, &name).await?;
+        post_created(
+            &http,
+            &format!("{base}/api/v1/partners"),
+            admin,
+            &mock.registration,
+            &name,
+        )
+        .await?;
+        let reports = data_dir.join("reports").join(&name);
+        let check =
+            crate::onboarding::check_partner(store, &adapters, &name, Some(&reports), "demo")
+                .await?;
+        let mut row = DataSpaceRow {
+            data_space: data_space.as_str().to_owned(),
+            cases_passed: check.report.summary.passed,
+            cases_total: check.report.summary.total,
+            state: check.state.as_str().to_owned(),
+            sent: 0,
+            received: 0,
+            verified: 0,
+        };
+        ensure!(
+            !check.report.mandatory_failed(),
+            "the {name} mock failed mandatory conformance cases"
+        );
+
+        let mut exchanges = Vec::new();
+        for passport in &passports {
+            let response = http
+                .post(format!("{base}/api/v1/exchanges"))
+                .bearer_auth(admin)
+                .json(&serde_json::json!({ "partner": name, "passport": passport.id.to_string() }))
+                .send()
+                .await?;
+            ensure!(
+                response.status() == StatusCode::ACCEPTED,
+                "push to {name} answered {}",
+                response.status()
+            );
+            let item: Value = response.json().await?;
+            exchanges.push(
+                item["id"]
+                    .as_str()
+                    .context("exchange without id")?
+                    .to_owned(),
+            );
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        for id in &exchanges {
+            let item = loop {
+                let item: Value = http
+                    .get(format!("{base}/api/v1/exchanges/{id}"))
+                    .bearer_auth(reader)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                match item["state"].as_str() {
+                    Some("delivered") => break item,
+                    Some("dead") => bail!("delivery {id} to {name} died: {}", item["lastError"]),
+                    _ if std::time::Instant::now() > deadline => {
+                        bail!("delivery {id} to {name} did not finish")
+                    }
+                    _ => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+                }
+            };
+            row.sent += 1;
+            let remote_id = item["remoteId"]
+                .as_str()
+                .context("delivered without a remote id")?;
+            let pulled = http
+                .get(format!("{base}/api/v1/remote/{name}/passports/{remote_id}"))
+                .bearer_auth(reader)
+                .send()
+                .await?;
+            ensure!(
+                pulled.status() == StatusCode::OK,
+                "pull of {remote_id} from {name} answered {}",
+                pulled.status()
+            );
+            let pulled: Value = pulled.json().await?;
+            row.received += 1;
+            let reference = &pulled["reference"];
+            let (Some(id), Some(version), Some(digest)) = (
+                reference["passportId"].as_str(),
+                reference["version"].as_u64(),
+                reference["jwsSha256"].as_str(),
+            ) else {
+                continue;
+            };
+            let jws = http
+                .get(format!("{base}/api/v1/passports/{id}/signed"))
+                .query(&[("version", version)])
+                .bearer_auth(reader)
+                .send()
+                .await?
+                .error_for_status()?
+                .text()
+                .await?;
+            let ours = base64::Engine::encode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                sha2::Sha256::digest(jws.as_bytes()),
+            );
+            if ours == digest && verifier.verify(&jws).is_ok() {
+                row.verified += 1;
+            }
+        }
+        mock.shutdown().await;
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+fn print_data_spaces(rows: &[DataSpaceRow]) {
+    println!();
+    println!(
+        "  {:<12} {:>14} {:<10} {:>6} {:>15} {:>9}",
+        "data space", "cases passed", "state", "sent", "received back", "verified"
+    );
+    for r in rows {
+        println!(
+            "  {:<12} {:>14} {:<10} {:>6} {:>15} {:>9}",
+            r.data_space,
+            format!("{}/{}", r.cases_passed, r.cases_total),
+            r.state,
+            r.sent,
+            r.received,
+            r.verified
+        );
+    }
 }
 
 fn names_by_id() -> std::collections::HashMap<String, String> {

@@ -35,6 +35,18 @@ fn demo_once_runs_the_scenario_and_verifies_every_signature() {
     assert_eq!(verified, written);
     assert!(verified.parse::<u32>().unwrap() >= 7, "{line}");
     assert!(stdout.contains("recycling rate"));
+
+    // One row per data space: onboarded through the suite, every passport sent, received back
+    // through the pull cache and verified against our signed original.
+    let row = stdout.lines().find(|l| l.trim_start().starts_with("ouranos")).expect("ouranos row");
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    let (passed, total) = cells[1].split_once('/').unwrap();
+    assert_eq!(passed, total, "{row}");
+    assert_eq!(cells[2], "verified", "{row}");
+    let sent: usize = cells[3].parse().unwrap();
+    assert_eq!(sent, dpp_schemas::fixtures::all_passports().len(), "{row}");
+    assert_eq!(cells[4], cells[3], "received back: {row}");
+    assert_eq!(cells[5], cells[3], "verified: {row}");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use dpp_gateway::store::{
     AccessPolicy, AttemptFailure, Backend, NewPassportVersion, OutboxFilter, OutboxState,
-    PartnerRecord, PartnerState, PassportSelector, Store, StoreError,
+    PartnerRecord, PartnerState, PassportSelector, PullSettings, Store, StoreError,
 };
 use sqlx::Connection;
 
@@ -173,6 +173,7 @@ fn partner(name: &str, state: PartnerState) -> PartnerRecord {
             .clone(),
         allowed_hosts: vec!["ouranos.internal".into()],
         policy: AccessPolicy::default(),
+        pull: PullSettings::default(),
         state,
         revision: 0,
         created_at: Utc::now(),
@@ -225,10 +226,13 @@ async fn partners_round_trip_and_duplicates_are_typed(db: &TestDb) {
     let mut p = partner("ouranos-tokai", PartnerState::Registered);
     p.policy.passports.polymer = Some("PP".into());
     p.policy.fields.deny = vec!["/materials/*/substancesOfConcern".into()];
+    p.pull.ttl_seconds = Some(60);
+    p.pull.stale_if_error_seconds = Some(0);
     let stored = store.insert_partner(&p, "test").await.unwrap();
     assert_eq!(stored.revision, 1);
     let read = store.partner("ouranos-tokai").await.unwrap().unwrap();
     assert_eq!(read.policy, p.policy);
+    assert_eq!(read.pull, p.pull, "only the members given are stored");
     assert_eq!(read.settings, p.settings);
     assert_eq!(read.state, PartnerState::Registered);
     assert!(matches!(

@@ -1,5 +1,6 @@
 //! Partners over the HTTP API and the CLI: registration with every problem listed, credentials
-//! only by reference and never echoed, nothing stored on refusal, subscriptions, removal.
+//! only by reference and never echoed, pull policies, nothing stored on refusal, subscriptions,
+//! removal.
 
 mod exchange_support;
 
@@ -53,6 +54,16 @@ async fn partners_are_registered_listed_shown_and_removed() {
         json!({ "env": "OURANOS_API_KEY" })
     );
     assert_eq!(created["policy"]["passports"]["polymer"], "PP+EPDM-T15");
+    // No `pull` given: the gateway's defaults, spelled out.
+    assert_eq!(
+        created["pull"],
+        json!({
+            "ttlSeconds": 300,
+            "negativeTtlSeconds": 30,
+            "staleIfErrorSeconds": 86400,
+            "timeoutSeconds": 10
+        })
+    );
     assert!(
         created["capabilities"]
             .as_array()
@@ -70,6 +81,7 @@ async fn partners_are_registered_listed_shown_and_removed() {
 
     let mut trusted = registration("ouranos-kanto");
     trusted["state"] = json!("trusted-unchecked");
+    trusted["pull"] = json!({ "ttlSeconds": 60, "staleIfErrorSeconds": 0 });
     assert_eq!(gw.register(&trusted).await["state"], "trusted-unchecked");
 
     let list: Value = gw
@@ -97,6 +109,24 @@ async fn partners_are_registered_listed_shown_and_removed() {
         .unwrap();
     assert_eq!(one["endpoint"], "https://api.ouranos.example/");
     assert_eq!(one["allowedHosts"], json!(["ouranos.internal"]));
+    let kanto: Value = gw
+        .reader(Method::GET, "/api/v1/partners/ouranos-kanto")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        kanto["pull"],
+        json!({
+            "ttlSeconds": 60,
+            "negativeTtlSeconds": 30,
+            "staleIfErrorSeconds": 0,
+            "timeoutSeconds": 10
+        }),
+        "what was given, stored; the rest defaulted"
+    );
 
     // Readers read; only admins write.
     let forbidden = gw
@@ -159,6 +189,7 @@ async fn inline_secrets_and_bad_settings_are_422_listing_each_problem_and_store_
     bad["policy"]["passports"]["minRecycledShare"] = json!(3);
     bad["policy"]["fields"]["deny"] = json!(["/materials", "no-slash"]);
     bad["state"] = json!("verified");
+    bad["pull"] = json!({ "ttlSeconds": 0, "negativeTtlSeconds": -1, "timeoutSeconds": 3600 });
     let response = gw
         .admin(Method::POST, "/api/v1/partners")
         .json(&bad)
@@ -179,6 +210,9 @@ async fn inline_secrets_and_bad_settings_are_422_listing_each_problem_and_store_
         "/policy/fields/deny/1",
         "/state",
         "/settings",
+        "/pull/ttlSeconds",
+        "/pull/negativeTtlSeconds",
+        "/pull/timeoutSeconds",
     ] {
         assert!(
             pointers.contains(&expected),
@@ -200,6 +234,23 @@ async fn inline_secrets_and_bad_settings_are_422_listing_each_problem_and_store_
             .as_str()
             .unwrap()
             .contains("carrier-pigeon")
+    );
+
+    let mut unknown_member = registration("typo");
+    unknown_member["pull"] = json!({ "ttl": 60 });
+    let response = gw
+        .admin(Method::POST, "/api/v1/partners")
+        .json(&unknown_member)
+        .send()
+        .await
+        .unwrap();
+    let (body, _) = problem(response, 422).await;
+    assert!(
+        body["violations"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ttl"),
+        "{body}"
     );
 
     let mut stripping = registration("strips-required");

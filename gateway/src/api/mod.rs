@@ -7,13 +7,14 @@ mod exchanges;
 mod partners;
 mod passports;
 mod records;
+mod remote;
 mod trust_routes;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{FromRef, MatchedPath, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +24,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sha2::{Digest, Sha256};
 
 pub use body::{read_body, read_json};
+pub use remote::RemotePull;
 
 use crate::config::Config;
 use crate::exchange::Exchange;
@@ -52,6 +54,8 @@ pub struct AppInner {
     pub metrics: PrometheusHandle,
     /// Partners, their connections and the outbox wake-up.
     pub exchange: Exchange,
+    /// The pull cache and where pulls go.
+    pub remote_pull: RemotePull,
     admin_digests: Vec<[u8; 32]>,
     reader_digests: Vec<[u8; 32]>,
 }
@@ -65,6 +69,7 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Builds the state; tokens are kept only as SHA-256 digests.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         service: PassportService,
         config: Config,
@@ -73,6 +78,7 @@ impl AppState {
         verifier: JwsVerifier,
         metrics: PrometheusHandle,
         exchange: Exchange,
+        remote_pull: RemotePull,
     ) -> Self {
         let digest = |t: &String| -> [u8; 32] { Sha256::digest(t.as_bytes()).into() };
         let admin_digests = config.auth.admin_tokens.iter().map(digest).collect();
@@ -85,6 +91,7 @@ impl AppState {
             verifier,
             metrics,
             exchange,
+            remote_pull,
             admin_digests,
             reader_digests,
         }))
@@ -98,6 +105,12 @@ impl AppState {
     /// The compiled schemas.
     pub fn schemas(&self) -> &SchemaRegistry {
         self.service.schemas()
+    }
+}
+
+impl FromRef<AppState> for RemotePull {
+    fn from_ref(state: &AppState) -> Self {
+        state.remote_pull.clone()
     }
 }
 
@@ -154,6 +167,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/subscriptions/{id}",
             axum::routing::delete(exchanges::delete_subscription),
+        )
+        .route(
+            "/remote/{partner}/passports/{remote_id}",
+            get(remote::get_remote_passport),
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     // Schemas are public: partners validate what we send against them.

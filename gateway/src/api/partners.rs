@@ -1,5 +1,6 @@
 //! `/api/v1/partners`: register (every problem listed as a 422), list, show and remove partners.
-//! Credentials are references only; no response ever carries a secret.
+//! Credentials are references only; no response ever carries a secret. Registering or removing a
+//! partner forgets the passports pulled from any former partner of that name.
 
 use axum::Extension;
 use axum::body::Body;
@@ -49,6 +50,8 @@ pub(super) async fn create(
         }
         Err(e) => return Err(store_problem(e)),
     };
+    // Passports pulled from a former partner of this name are not this partner's.
+    state.remote_pull.forget_partner(&stored.name);
     tracing::info!(partner = %stored.name, adapter = %stored.adapter_type, state = %stored.state, actor = %caller.actor, "partner registered");
     let mut response = (
         StatusCode::CREATED,
@@ -96,6 +99,7 @@ pub(super) async fn delete(
     let Path(name) = path.map_err(|e| Problem::bad_parameter(e.body_text()))?;
     match state.store().delete_partner(&name, &caller.actor).await {
         Ok(()) => {
+            state.remote_pull.forget_partner(&name);
             tracing::info!(partner = %name, actor = %caller.actor, "partner removed");
             Ok(StatusCode::NO_CONTENT.into_response())
         }

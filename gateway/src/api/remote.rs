@@ -1,15 +1,16 @@
 //! `GET /api/v1/remote/{partner}/passports/{remote_id}`: a partner's passport through the pull
 //! cache, with where the answer came from in `Cache-Status` (RFC 9211), `Age`, `X-Cache` and the
 //! body's `freshness`; a stale copy also carries `Warning: 111`. Failures are RFC 9457 problems:
-//! 404 unknown partner or remote passport, 502 remote error or invalid remote data (with every
-//! violation), 504 remote timeout, 503 partner unavailable (with `Retry-After` when the remote
-//! sent one).
+//! 404 unknown partner or remote passport, 422 partner whose adapter cannot fetch, 502 remote
+//! error or invalid remote data (with every violation), 504 remote timeout, 503 partner
+//! unavailable (with `Retry-After` when the remote sent one), 400 bad path.
 //!
 //! The handler's state is [`RemotePull`]; the router gets it from `AppState` through
 //! `axum::extract::FromRef`.
 
 use std::sync::Arc;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -35,12 +36,22 @@ pub struct RemotePull {
     pub targets: Arc<dyn PullTargets>,
 }
 
+impl RemotePull {
+    /// Forgets every cached passport of `partner` (it was removed or registered again).
+    pub fn forget_partner(&self, partner: &str) {
+        self.cache.invalidate_partner(partner);
+    }
+}
+
 /// `GET /api/v1/remote/{partner}/passports/{remote_id}`.
 pub(crate) async fn get_remote_passport(
     State(pull): State<RemotePull>,
-    Path((partner, remote_id)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
 ) -> Response {
-    serve_remote_passport(&pull, &partner, &remote_id).await
+    match path {
+        Ok(Path((partner, remote_id))) => serve_remote_passport(&pull, &partner, &remote_id).await,
+        Err(e) => Problem::bad_parameter(e.body_text()).into_response(),
+    }
 }
 
 /// The handler's body, for routers whose state holds a [`RemotePull`] elsewhere.
@@ -58,10 +69,11 @@ pub(crate) async fn serve_remote_passport(
         ))
         .into_response();
     }
-    let target = match pull.targets.target(partner) {
+    let target = match pull.targets.target(partner).await {
         Ok(target) => target,
         Err(e) => return lookup_problem(e).into_response(),
     };
+    pull.cache.track_registration(partner, target.registered_at);
     match pull
         .cache
         .pull(
@@ -191,7 +203,13 @@ fn lookup_problem(error: PartnerLookupError) -> Problem {
             "Unknown partner",
             format!("no partner named {name:?}"),
         ),
-        other @ PartnerLookupError::Unavailable { .. } => partner_unavailable(other.to_string()),
+        other @ PartnerLookupError::CannotFetch { .. } => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "partner-cannot-fetch",
+            "Partner cannot be pulled from",
+            other.to_string(),
+        ),
+        other => partner_unavailable(other.to_string()),
     }
 }
 
@@ -286,10 +304,9 @@ fn upstream_problem(detail: String, source: &AdapterError) -> Problem {
 
 #[cfg(test)]
 mod tests {
-    use std::future::Future;
-    use std::pin::Pin;
     use std::time::Duration;
 
+    use async_trait::async_trait;
     use axum::body::to_bytes;
     use dpp_adapters::contract::{Capabilities, Connection, FetchedPassport};
     use dpp_schemas::SchemaRegistry;
@@ -302,6 +319,7 @@ mod tests {
     /// A connection whose fetch answers from a function (no network).
     struct Scripted(fn(&str) -> Result<FetchedPassport, AdapterError>);
 
+    #[async_trait]
     impl Connection for Scripted {
         fn kind(&self) -> &'static str {
             "scripted"
@@ -323,27 +341,16 @@ mod tests {
         ) -> Result<(), Vec<Violation>> {
             Ok(())
         }
-        // What `#[async_trait]` expands `async fn fetch` to (the gateway does not depend on it).
-        fn fetch<'life0, 'life1, 'async_trait>(
-            &'life0 self,
-            remote_id: &'life1 str,
-        ) -> Pin<
-            Box<dyn Future<Output = Result<FetchedPassport, AdapterError>> + Send + 'async_trait>,
-        >
-        where
-            'life0: 'async_trait,
-            'life1: 'async_trait,
-            Self: 'async_trait,
-        {
-            let answer = (self.0)(remote_id);
-            Box::pin(async move { answer })
+        async fn fetch(&self, remote_id: &str) -> Result<FetchedPassport, AdapterError> {
+            (self.0)(remote_id)
         }
     }
 
     struct Partners;
 
+    #[async_trait]
     impl PullTargets for Partners {
-        fn target(&self, partner: &str) -> Result<PullTarget, PartnerLookupError> {
+        async fn target(&self, partner: &str) -> Result<PullTarget, PartnerLookupError> {
             let script: fn(&str) -> Result<FetchedPassport, AdapterError> = match partner {
                 "good" => |id| {
                     Ok(FetchedPassport {
@@ -381,11 +388,18 @@ mod tests {
                         reason: "its adapter failed to build".into(),
                     });
                 }
+                "publisher" => {
+                    return Err(PartnerLookupError::CannotFetch {
+                        partner: partner.to_owned(),
+                        adapter: "push-only".into(),
+                    });
+                }
                 _ => return Err(PartnerLookupError::Unknown(partner.to_owned())),
             };
             Ok(PullTarget {
                 connection: Arc::new(Scripted(script)),
                 policy: PullPolicy::default(),
+                registered_at: chrono::DateTime::UNIX_EPOCH,
             })
         }
     }
@@ -480,6 +494,11 @@ mod tests {
                 "partner-unavailable",
             ),
             ("nobody", StatusCode::NOT_FOUND, "unknown-partner"),
+            (
+                "publisher",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "partner-cannot-fetch",
+            ),
         ];
         for (partner, status, slug) in cases {
             let (got, headers, body) = call(&pull, partner).await;
@@ -505,6 +524,7 @@ mod tests {
             )
             .with_state(state());
         let response = app
+            .clone()
             .oneshot(
                 axum::http::Request::get("/api/v1/remote/good/passports/b1")
                     .body(axum::body::Body::empty())
@@ -514,6 +534,20 @@ mod tests {
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(header(response.headers(), "x-cache"), "MISS");
+        // A path that is not UTF-8 is a problem too, not axum's plain-text rejection.
+        let response = app
+            .oneshot(
+                axum::http::Request::get("/api/v1/remote/good/passports/%FF")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            header(response.headers(), "content-type"),
+            "application/problem+json"
+        );
     }
 
     #[tokio::test]

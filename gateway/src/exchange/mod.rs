@@ -6,6 +6,11 @@
 //! applies the partner's [access policy](crate::store::AccessPolicy) to the stored version, and
 //! publishes it through the partner's [connection](PartnerConnections::connection). See
 //! `docs/adr/0006-outbox-and-partners.md`.
+//!
+//! Pull: the [`pull::PullCache`] answers `GET /api/v1/remote/{partner}/passports/{remote_id}`
+//! through the partner's connection, which [`PartnerConnections`] provides as a
+//! [`pull::PullTargets`] with the partner's [`pull::PullPolicy`]. See
+//! `docs/adr/0007-pull-cache-and-oauth2.md`.
 
 pub mod delivery;
 pub mod events;

@@ -1,10 +1,12 @@
 //! Partners: checking a registration (name, adapter table through the adapter's pure
-//! `validate`, credentials by reference only, SSRF allow-list, access policy), showing a partner
-//! without its secrets, and the lazily built, cached connection per partner.
+//! `validate`, credentials by reference only, SSRF allow-list, access policy, pull policy), showing
+//! a partner without its secrets, and the lazily built, cached connection per partner, which is
+//! also where pulls from a partner go ([`PullTargets`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use dpp_adapters::AdapterRegistry;
 use dpp_adapters::contract::{
     AdapterContext, AdapterError, Connection, EgressPolicy, HttpClient, HttpObserver, HttpSettings,
@@ -16,8 +18,9 @@ use serde_json::{Map, Value};
 
 use super::events::AdapterMetrics;
 use super::policy::field_policy_problems;
+use super::pull::{PartnerLookupError, PullPolicy, PullTarget, PullTargets};
 use crate::problem::ViolationDetail;
-use crate::store::{AccessPolicy, PartnerRecord, PartnerState, Store, StoreError};
+use crate::store::{AccessPolicy, PartnerRecord, PartnerState, PullSettings, Store, StoreError};
 use crate::trust::PassportSigner;
 
 /// Longest partner name.
@@ -53,6 +56,10 @@ pub struct PartnerRegistration {
     /// Which passports and fields the partner may receive (all, when absent).
     #[serde(default)]
     pub policy: AccessPolicy,
+    /// How long its passports are cached when pulled, and how long to wait for them (gateway
+    /// defaults for members left out).
+    #[serde(default)]
+    pub pull: PullSettings,
     /// `registered` (default) or `trusted-unchecked`; `verified` / `failed` are set by the
     /// conformance suite only.
     #[serde(default)]
@@ -103,6 +110,9 @@ impl PartnerRegistration {
         for (member, message) in self.policy.passports.problems() {
             problem(&format!("/policy/passports/{member}"), message);
         }
+        for (member, message) in self.pull.problems() {
+            problem(&format!("/pull/{member}"), message);
+        }
         problems.extend(field_policy_problems(
             &self.policy.fields,
             schemas,
@@ -131,6 +141,7 @@ impl PartnerRegistration {
                 .map(|h| h.trim().to_ascii_lowercase())
                 .collect(),
             policy: self.policy,
+            pull: self.pull,
             state,
             revision: 0,
             created_at: chrono::DateTime::UNIX_EPOCH,
@@ -264,6 +275,8 @@ pub struct PartnerView {
     pub allowed_hosts: Vec<String>,
     /// Access policy.
     pub policy: AccessPolicy,
+    /// The pull policy in effect (defaults filled in).
+    pub pull: PullSettings,
     /// State.
     pub state: PartnerState,
     /// What its adapter can do (empty for an adapter compiled out of this binary).
@@ -292,6 +305,7 @@ impl PartnerView {
             settings,
             allowed_hosts: record.allowed_hosts.clone(),
             policy: record.policy.clone(),
+            pull: PullPolicy::from_settings(&record.pull).to_settings(),
             state: record.state,
             capabilities,
             revision: record.revision,
@@ -389,20 +403,27 @@ impl PartnerConnections {
             .partner(name)
             .await?
             .ok_or_else(|| PartnerError::NotFound(name.to_owned()))?;
+        let connection = self.connection_of(&record).await?;
+        Ok((connection, record))
+    }
+
+    /// The live connection of a partner already read from the store.
+    pub async fn connection_of(
+        &self,
+        record: &PartnerRecord,
+    ) -> Result<Arc<dyn Connection>, PartnerError> {
         let key = (
             record.name.clone(),
             record.revision,
             record.updated_at.timestamp_millis(),
         );
-        let connection = self
-            .cache
-            .try_get_with(key, self.build(&record))
+        self.cache
+            .try_get_with(key, self.build(record))
             .await
             .map_err(|source| PartnerError::Connect {
-                partner: name.to_owned(),
+                partner: record.name.clone(),
                 source,
-            })?;
-        Ok((connection, record))
+            })
     }
 
     async fn build(&self, record: &PartnerRecord) -> Result<Arc<dyn Connection>, AdapterError> {
@@ -422,6 +443,47 @@ impl PartnerConnections {
             "partner connection built"
         );
         Ok(connection)
+    }
+}
+
+/// Pulls go to a partner's live connection, under the pull policy of its registration. Any
+/// partner state may be pulled from (state gates what we send, not what we read: pulled data is
+/// validated either way); its adapter must declare `fetch`.
+#[async_trait]
+impl PullTargets for PartnerConnections {
+    async fn target(&self, partner: &str) -> Result<PullTarget, PartnerLookupError> {
+        let unavailable = |reason: String| PartnerLookupError::Unavailable {
+            partner: partner.to_owned(),
+            reason,
+        };
+        let record = match self.store.partner(partner).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return Err(PartnerLookupError::Unknown(partner.to_owned())),
+            Err(e) => {
+                tracing::error!(partner, error = %e, "cannot read a partner for a pull");
+                return Err(unavailable("the partner registry cannot be read".into()));
+            }
+        };
+        // The declared capability decides before anything is built.
+        match self.adapters.factory(&record.adapter_type) {
+            Ok(factory) if factory.capabilities().fetch => {}
+            Ok(_) => {
+                return Err(PartnerLookupError::CannotFetch {
+                    partner: record.name,
+                    adapter: record.adapter_type,
+                });
+            }
+            Err(e) => return Err(unavailable(e.to_string())),
+        }
+        let connection = self.connection_of(&record).await.map_err(|e| match e {
+            PartnerError::Connect { source, .. } => unavailable(source.to_string()),
+            other => unavailable(other.to_string()),
+        })?;
+        Ok(PullTarget {
+            connection,
+            policy: PullPolicy::from_settings(&record.pull),
+            registered_at: record.created_at,
+        })
     }
 }
 
@@ -510,5 +572,121 @@ mod tests {
         let view = serde_json::to_string(&PartnerView::of(&record, &adapters)).unwrap();
         assert!(!view.contains("hunter2") && view.contains("***"));
         assert!(check_stored_partner(&record, &adapters).is_err());
+    }
+
+    /// The Ouranos factory declaring `publish` only: an adapter that cannot fetch.
+    struct PublishOnly(Arc<dyn dpp_adapters::contract::AdapterFactory>);
+
+    #[async_trait]
+    impl dpp_adapters::contract::AdapterFactory for PublishOnly {
+        fn kind(&self) -> &'static str {
+            self.0.kind()
+        }
+        fn capabilities(&self) -> dpp_adapters::contract::Capabilities {
+            dpp_adapters::contract::Capabilities {
+                publish: true,
+                ..dpp_adapters::contract::Capabilities::NONE
+            }
+        }
+        fn validate(
+            &self,
+            raw: &Value,
+        ) -> Result<dpp_adapters::contract::CheckedConfig, AdapterError> {
+            self.0.validate(raw)
+        }
+        async fn build(
+            &self,
+            checked: dpp_adapters::contract::CheckedConfig,
+            ctx: AdapterContext,
+        ) -> Result<(Arc<dyn Connection>, dpp_adapters::contract::HealthCheck), AdapterError>
+        {
+            self.0.build(checked, ctx).await
+        }
+    }
+
+    #[tokio::test]
+    async fn pulls_need_a_known_partner_a_fetching_adapter_and_a_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in_dir(dir.path()).await.unwrap();
+        let signer = crate::trust::KeyStore::open_or_generate(dir.path())
+            .unwrap()
+            .signer();
+        let adapters = AdapterRegistry::with_builtin_adapters();
+        let schemas = SchemaRegistry::new().unwrap();
+        let mut settings = good_settings();
+        settings["api_key"] = json!({ "env": "DPP_GATEWAY_TEST_SURELY_UNSET_API_KEY" });
+        let mut registration = registration(settings);
+        registration.pull.ttl_seconds = Some(60);
+        let record = registration.check(&adapters, &schemas).unwrap();
+        store.insert_partner(&record, "test").await.unwrap();
+        let ouranos = adapters.factory("ouranos").unwrap().clone();
+        let partners = PartnerConnections::new(store.clone(), Arc::new(adapters), signer.clone());
+
+        let unknown = partners.target("nobody").await.unwrap_err();
+        assert!(matches!(unknown, PartnerLookupError::Unknown(ref n) if n == "nobody"));
+        // The credential cannot be resolved: the connection is not built, and the reason names
+        // the reference, not a secret.
+        match partners.target("ouranos-tokai").await.unwrap_err() {
+            PartnerLookupError::Unavailable { partner, reason } => {
+                assert_eq!(partner, "ouranos-tokai");
+                assert!(
+                    reason.contains("DPP_GATEWAY_TEST_SURELY_UNSET_API_KEY"),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected unavailable, got {other:?}"),
+        }
+
+        let publish_only = PartnerConnections::new(
+            store,
+            Arc::new(
+                AdapterRegistry::builder()
+                    .register(Arc::new(PublishOnly(ouranos)))
+                    .build(),
+            ),
+            signer,
+        );
+        let refused = publish_only.target("ouranos-tokai").await.unwrap_err();
+        assert!(
+            matches!(&refused, PartnerLookupError::CannotFetch { adapter, .. } if adapter == "ouranos"),
+            "{refused:?}"
+        );
+        assert_eq!(
+            refused.to_string(),
+            "partner ouranos-tokai's adapter (ouranos) cannot fetch"
+        );
+    }
+
+    #[test]
+    fn pull_settings_are_checked_and_shown_with_the_defaults() {
+        let adapters = AdapterRegistry::with_builtin_adapters();
+        let schemas = SchemaRegistry::new().unwrap();
+        let mut bad = registration(good_settings());
+        bad.pull = PullSettings {
+            ttl_seconds: Some(0),
+            timeout_seconds: Some(-1),
+            ..PullSettings::default()
+        };
+        let pointers: Vec<String> = bad
+            .check(&adapters, &schemas)
+            .unwrap_err()
+            .into_iter()
+            .map(|v| v.pointer)
+            .collect();
+        assert_eq!(pointers, vec!["/pull/ttlSeconds", "/pull/timeoutSeconds"]);
+
+        let mut good = registration(good_settings());
+        good.pull.ttl_seconds = Some(1);
+        let record = good.check(&adapters, &schemas).unwrap();
+        let view = serde_json::to_value(PartnerView::of(&record, &adapters)).unwrap();
+        assert_eq!(
+            view["pull"],
+            json!({
+                "ttlSeconds": 1,
+                "negativeTtlSeconds": 30,
+                "staleIfErrorSeconds": 86400,
+                "timeoutSeconds": 10
+            })
+        );
     }
 }

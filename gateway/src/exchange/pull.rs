@@ -25,12 +25,14 @@
 //! # let _ = pulled; }
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use dpp_adapters::AdapterError;
 use dpp_adapters::contract::{Connection, FetchedPassport, PassportReference};
@@ -38,6 +40,8 @@ use dpp_schemas::{Passport, SchemaKind, SchemaRegistry, Violation, check_passpor
 use metrics::counter;
 use moka::Expiry;
 use moka::future::Cache;
+
+use crate::store::PullSettings;
 
 /// How long a partner's passports are kept, and how long to wait for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,11 +68,43 @@ impl Default for PullPolicy {
     }
 }
 
+impl PullPolicy {
+    /// The policy of a partner registered with `settings`: each member given replaces the
+    /// default (a negative value, which registration refuses, keeps the default).
+    pub fn from_settings(settings: &PullSettings) -> Self {
+        let default = Self::default();
+        let seconds = |given: Option<i64>, fallback: Duration| {
+            given
+                .and_then(|s| u64::try_from(s).ok())
+                .map_or(fallback, Duration::from_secs)
+        };
+        Self {
+            ttl: seconds(settings.ttl_seconds, default.ttl),
+            negative_ttl: seconds(settings.negative_ttl_seconds, default.negative_ttl),
+            stale_if_error: seconds(settings.stale_if_error_seconds, default.stale_if_error),
+            timeout: seconds(settings.timeout_seconds, default.timeout),
+        }
+    }
+
+    /// This policy spelled out as settings (every member given, whole seconds).
+    pub fn to_settings(&self) -> PullSettings {
+        let seconds = |d: Duration| Some(i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        PullSettings {
+            ttl_seconds: seconds(self.ttl),
+            negative_ttl_seconds: seconds(self.negative_ttl),
+            stale_if_error_seconds: seconds(self.stale_if_error),
+            timeout_seconds: seconds(self.timeout),
+        }
+    }
+}
+
 /// Where the pull of a partner goes: its live connection and its policy. Implemented by the
-/// partner registry, so the HTTP handler needs nothing else.
+/// partner registry ([`PartnerConnections`](super::PartnerConnections), which reads the store),
+/// so the HTTP handler needs nothing else.
+#[async_trait]
 pub trait PullTargets: Send + Sync {
     /// The connection and policy of `partner`.
-    fn target(&self, partner: &str) -> Result<PullTarget, PartnerLookupError>;
+    async fn target(&self, partner: &str) -> Result<PullTarget, PartnerLookupError>;
 }
 
 /// A partner's connection and pull policy.
@@ -78,6 +114,9 @@ pub struct PullTarget {
     pub connection: Arc<dyn Connection>,
     /// The partner's TTLs and timeout.
     pub policy: PullPolicy,
+    /// When the partner was registered: tells this registration from a former partner of the
+    /// same name (see [`PullCache::track_registration`]).
+    pub registered_at: DateTime<Utc>,
 }
 
 impl fmt::Debug for PullTarget {
@@ -85,6 +124,7 @@ impl fmt::Debug for PullTarget {
         f.debug_struct("PullTarget")
             .field("adapter", &self.connection.kind())
             .field("policy", &self.policy)
+            .field("registered_at", &self.registered_at)
             .finish()
     }
 }
@@ -104,6 +144,14 @@ pub enum PartnerLookupError {
         partner: String,
         /// Why, lowercase, without secrets.
         reason: String,
+    },
+    /// The partner's adapter does not declare the `fetch` capability.
+    #[error("partner {partner}'s adapter ({adapter}) cannot fetch")]
+    CannotFetch {
+        /// Partner name.
+        partner: String,
+        /// Its adapter type.
+        adapter: String,
     },
 }
 
@@ -379,6 +427,8 @@ pub struct PullCache {
     schemas: Arc<SchemaRegistry>,
     counters: Counters,
     loads: AtomicU64,
+    /// Partner → the registration its cached passports were fetched under.
+    registrations: RwLock<HashMap<Box<str>, DateTime<Utc>>>,
 }
 
 impl fmt::Debug for PullCache {
@@ -410,6 +460,36 @@ impl PullCache {
             schemas,
             counters: Counters::default(),
             loads: AtomicU64::new(0),
+            registrations: RwLock::default(),
+        }
+    }
+
+    /// Forgets `partner`'s passports when they were fetched under another registration than
+    /// `registered_at` (the partner was removed and registered again, perhaps through the CLI or
+    /// by another replica, possibly with another endpoint), then remembers `registered_at`.
+    /// Called before every [`get`](Self::get) of a registered partner.
+    pub fn track_registration(&self, partner: &str, registered_at: DateTime<Utc>) {
+        // A poisoned lock only means a panic elsewhere mid-insert; the map is still usable.
+        let known = self
+            .registrations
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(partner)
+            .copied();
+        if known == Some(registered_at) {
+            return;
+        }
+        let previous = self
+            .registrations
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(partner.into(), registered_at);
+        if previous.is_some_and(|p| p != registered_at) {
+            tracing::info!(
+                partner,
+                "partner registered again: its cached passports are forgotten"
+            );
+            self.forget_entries(partner);
         }
     }
 
@@ -518,6 +598,14 @@ impl PullCache {
 
     /// Forgets every passport of `partner` (its endpoint or credentials changed, or it left).
     pub fn invalidate_partner(&self, partner: &str) {
+        self.registrations
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(partner);
+        self.forget_entries(partner);
+    }
+
+    fn forget_entries(&self, partner: &str) {
         // Only fails when closures are not supported, which both builders enable.
         let current: Box<str> = partner.into();
         let last_good = current.clone();
@@ -710,5 +798,43 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(ok.freshness, Freshness::Fresh);
+    }
+
+    #[tokio::test]
+    async fn a_new_registration_of_a_partner_forgets_its_passports() {
+        let cache = PullCache::new(Arc::new(SchemaRegistry::new().unwrap()), 10);
+        let policy = PullPolicy::default();
+        let first = DateTime::from_timestamp_millis(1_700_000_000_000).unwrap();
+        let get = |partner: &'static str| {
+            cache.get(partner, "r1", &policy, async { fetched(pp_pellets()) })
+        };
+        cache.track_registration("a", first);
+        cache.track_registration("b", first);
+        assert_eq!(get("a").await.unwrap().freshness, Freshness::Fresh);
+        assert_eq!(get("b").await.unwrap().freshness, Freshness::Fresh);
+        cache.track_registration("a", first);
+        assert_eq!(get("a").await.unwrap().freshness, Freshness::Cached);
+        cache.track_registration("a", first + chrono::TimeDelta::milliseconds(1));
+        assert_eq!(get("a").await.unwrap().freshness, Freshness::Fresh);
+        assert_eq!(get("b").await.unwrap().freshness, Freshness::Cached);
+    }
+
+    #[test]
+    fn settings_override_the_defaults_member_by_member() {
+        let default = PullPolicy::default();
+        assert_eq!(PullPolicy::from_settings(&PullSettings::default()), default);
+        let policy = PullPolicy::from_settings(&PullSettings {
+            ttl_seconds: Some(1),
+            stale_if_error_seconds: Some(0),
+            ..PullSettings::default()
+        });
+        assert_eq!(policy.ttl, Duration::from_secs(1));
+        assert_eq!(policy.stale_if_error, Duration::ZERO);
+        assert_eq!(
+            (policy.negative_ttl, policy.timeout),
+            (default.negative_ttl, default.timeout)
+        );
+        assert_eq!(PullPolicy::from_settings(&policy.to_settings()), policy);
+        assert_eq!(default.to_settings().ttl_seconds, Some(300));
     }
 }

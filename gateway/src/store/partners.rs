@@ -236,8 +236,12 @@ impl PullSettings {
             .into_iter()
             .filter_map(|(member, value, min, max)| {
                 let value = value?;
-                (!(min..=max).contains(&value))
-                    .then(|| (member, format!("must be {min} to {max} seconds, got {value}")))
+                (!(min..=max).contains(&value)).then(|| {
+                    (
+                        member,
+                        format!("must be {min} to {max} seconds, got {value}"),
+                    )
+                })
             })
             .collect()
     }
