@@ -213,7 +213,7 @@ pub enum ConformanceCommand {
     /// Print every case with its id, level, description and the spec it checks.
     List,
     /// Run the suite against an endpoint; exits 1 when a mandatory case fails.
-    Run(ConformanceRunArgs),
+    Run(Box<ConformanceRunArgs>),
 }
 
 /// `conformance run` options: a registered partner, or an adapter + endpoint + credentials.

@@ -38,7 +38,10 @@ fn demo_once_runs_the_scenario_and_verifies_every_signature() {
 
     // One row per data space: onboarded through the suite, every passport sent, received back
     // through the pull cache and verified against our signed original.
-    let row = stdout.lines().find(|l| l.trim_start().starts_with("ouranos")).expect("ouranos row");
+    let row = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("ouranos"))
+        .expect("ouranos row");
     let cells: Vec<&str> = row.split_whitespace().collect();
     let (passed, total) = cells[1].split_once('/').unwrap();
     assert_eq!(passed, total, "{row}");

@@ -431,14 +431,23 @@ async fn concurrent_claimers_never_share_an_item(db: &TestDb) {
     for n in 0..N {
         all.insert(queue(store, "p", 100 + n).await);
     }
+    // Every claimer takes its first batch before any goes on, so all four really compete (a
+    // scheduler that lets one task drain the queue alone would prove nothing).
+    let started = std::sync::Arc::new(tokio::sync::Barrier::new(4));
     let claimers: Vec<_> = (0..4)
         .map(|w| {
             let store = store.clone();
+            let started = started.clone();
             tokio::spawn(async move {
                 let owner = format!("w{w}");
                 let mut mine = Vec::new();
+                let mut first = true;
                 loop {
                     let batch = store.claim_outbox(&owner, LEASE, 7).await.unwrap();
+                    if first {
+                        started.wait().await;
+                        first = false;
+                    }
                     if batch.is_empty() {
                         break;
                     }
@@ -467,7 +476,7 @@ async fn concurrent_claimers_never_share_an_item(db: &TestDb) {
     let unique: BTreeSet<_> = seen.iter().cloned().collect();
     assert_eq!(seen.len(), N, "each item claimed exactly once");
     assert_eq!(unique, all);
-    assert!(busy_claimers >= 2, "claims were spread over workers");
+    assert_eq!(busy_claimers, 4, "every claimer got work");
     let counts = store.outbox_counts(None).await.unwrap();
     assert_eq!(counts, vec![(OutboxState::Delivered, N as i64)]);
 }
