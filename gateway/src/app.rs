@@ -16,7 +16,7 @@ use crate::exchange::pull::PullCache;
 use crate::exchange::{DeliverySettings, DeliveryWorker, Exchange, PartnerConnections};
 use crate::service::PassportService;
 use crate::store::Store;
-use crate::trust::{KeyStore, did_web_document};
+use crate::trust::KeyStore;
 
 /// Most passports the pull cache holds (and as many last good copies for stale-if-error).
 const PULL_CACHE_ENTRIES: u64 = 100_000;
@@ -60,7 +60,9 @@ impl Gateway {
         let schemas =
             Arc::new(SchemaRegistry::new().context("cannot compile the bundled schemas")?);
         let jwks = keys.jwks();
-        let did_document = did_web_document(&config.public_base_url, &jwks)
+        // The key store's document lists only the active key under `authentication`.
+        let did_document = keys
+            .did_web_document(&config.public_base_url)
             .with_context(|| format!("cannot derive a did:web from {}", config.public_base_url))?;
         let service = PassportService::new(store.clone(), schemas.clone(), keys.signer());
         let metrics = crate::telemetry::install_metrics();

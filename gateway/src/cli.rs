@@ -389,8 +389,9 @@ async fn import(file: &Path, config: &Config) -> anyhow::Result<std::process::Ex
         if line.trim().is_empty() {
             continue;
         }
-        let outcome = match serde_json::from_str::<serde_json::Value>(&line) {
-            Err(e) => Err(format!("not valid JSON: {e}")),
+        // The same strict parser as the API (duplicate keys refused).
+        let outcome = match crate::api::parse_json(line.as_bytes()) {
+            Err(problem) => Err(problem.detail.trim_start_matches("the body is ").to_owned()),
             Ok(value) => service
                 .create(value, "import")
                 .await

@@ -326,7 +326,6 @@ async fn a_thousand_passports_arrive_exactly_once_through_thirty_percent_faults(
         restored,
         stats.idempotent_replays,
     );
-    assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -297,17 +297,7 @@ impl std::fmt::Debug for HttpClient {
 impl HttpClient {
     /// A client enforcing `policy`.
     pub fn new(policy: EgressPolicy, settings: &HttpSettings) -> Result<Self, AdapterError> {
-        let inner = reqwest::Client::builder()
-            .dns_resolver(GuardedResolver {
-                policy: policy.clone(),
-            })
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.connect_timeout)
-            .user_agent(settings.user_agent.clone())
-            .build()
-            .map_err(|e| AdapterError::Config(format!("cannot build the http client: {e}")))?;
+        let inner = guarded_reqwest_client(&policy, settings)?;
         Ok(Self {
             inner,
             policy: Arc::new(policy),
@@ -391,7 +381,27 @@ impl HttpClient {
     }
 }
 
-fn map_reqwest_error(url: &str, error: &reqwest::Error) -> AdapterError {
+/// A reqwest client with the egress guard in its DNS resolver, no redirects and no proxies: the
+/// one way this crate builds a client (IP-literal URLs must still pass [`EgressPolicy::check_url`]).
+pub(crate) fn guarded_reqwest_client(
+    policy: &EgressPolicy,
+    settings: &HttpSettings,
+) -> Result<reqwest::Client, AdapterError> {
+    reqwest::Client::builder()
+        .dns_resolver(GuardedResolver {
+            policy: policy.clone(),
+        })
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(settings.timeout)
+        .connect_timeout(settings.connect_timeout)
+        .user_agent(settings.user_agent.clone())
+        .build()
+        .map_err(|e| AdapterError::Config(format!("cannot build the http client: {e}")))
+}
+
+/// Maps a reqwest failure to the contract's errors, recognising the egress guard's refusal.
+pub(crate) fn map_reqwest_error(url: &str, error: &reqwest::Error) -> AdapterError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = source {
         if let Some(refused) = e.downcast_ref::<Refused>() {

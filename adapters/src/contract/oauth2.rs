@@ -33,7 +33,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,13 +48,12 @@ use oauth2::{
     TokenResponse, TokenUrl,
 };
 use reqwest::Url;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::HeaderValue;
 use serde::Deserialize;
 
 use super::{
     AdapterContext, AdapterError, Clock, EgressPolicy, HttpSettings, MetricsHook, Secret,
-    TokenEvent, excerpt, is_public_ip,
+    TokenEvent, excerpt,
 };
 
 /// Renew this long before `expires_in` runs out, so no call leaves with a dying token.
@@ -220,17 +218,7 @@ impl ClientCredentialsTokens {
                 ClientAuth::RequestBody => AuthType::RequestBody,
             })
             .set_token_uri(token_url);
-        let http = reqwest::Client::builder()
-            .dns_resolver(GuardedResolver {
-                policy: policy.clone(),
-            })
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(settings.http.timeout)
-            .connect_timeout(settings.http.connect_timeout)
-            .user_agent(settings.http.user_agent.clone())
-            .build()
-            .map_err(|e| AdapterError::Config(format!("cannot build the token client: {e}")))?;
+        let http = super::http::guarded_reqwest_client(&policy, &settings.http)?;
         Ok(Self(Arc::new(Inner {
             adapter,
             partner: ctx.partner.clone(),
@@ -398,13 +386,13 @@ async fn send_token_request(
         .body(body)
         .send()
         .await
-        .map_err(|e| transport_error(&shown, &e))?;
+        .map_err(|e| super::http::map_reqwest_error(&shown, &e))?;
     let status = response.status();
     let headers = response.headers().clone();
     let body = response
         .bytes()
         .await
-        .map_err(|e| transport_error(&shown, &e))?;
+        .map_err(|e| super::http::map_reqwest_error(&shown, &e))?;
     if status.as_u16() == 429 {
         let retry_after = headers
             .get(reqwest::header::RETRY_AFTER)
@@ -452,71 +440,6 @@ fn token_error(
         },
     }
 }
-
-fn transport_error(url: &str, error: &reqwest::Error) -> AdapterError {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
-        if let Some(refused) = e.downcast_ref::<Refused>() {
-            return AdapterError::EgressRefused {
-                url: url.to_owned(),
-                reason: refused.0.clone(),
-            };
-        }
-        source = e.source();
-    }
-    if error.is_timeout() {
-        return AdapterError::Timeout {
-            url: url.to_owned(),
-        };
-    }
-    let mut reason = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(e) = source {
-        reason.push_str(": ");
-        reason.push_str(&e.to_string());
-        source = e.source();
-    }
-    AdapterError::Transport {
-        url: url.to_owned(),
-        reason,
-    }
-}
-
-/// The egress guard after DNS resolution, as in the contract's client: a name resolving to an
-/// address that is not public is refused unless the name is allow-listed.
-struct GuardedResolver {
-    policy: EgressPolicy,
-}
-
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let host = name.as_str().to_owned();
-        let allowed = self.policy.is_allowed_host(&host);
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if !allowed && let Some(bad) = addrs.iter().find(|a| !is_public_ip(a.ip())) {
-                return Err(Box::new(Refused(format!(
-                    "{host} resolves to {} which is not public and {host} is not on the partner's allow-list",
-                    bad.ip()
-                )))
-                    as Box<dyn std::error::Error + Send + Sync>);
-            }
-            Ok(Box::new(addrs.into_iter()) as Addrs)
-        })
-    }
-}
-
-#[derive(Debug)]
-struct Refused(String);
-
-impl fmt::Display for Refused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Refused {}
 
 /// A copy of an error shared by coalesced callers (moka hands each an `Arc` of the one error).
 fn duplicate(error: &AdapterError) -> AdapterError {

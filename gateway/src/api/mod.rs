@@ -23,7 +23,7 @@ use dpp_schemas::SchemaRegistry;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sha2::{Digest, Sha256};
 
-pub use body::{read_body, read_json};
+pub use body::{parse_json, read_body, read_json};
 pub use remote::RemotePull;
 
 use crate::config::Config;
