@@ -27,7 +27,8 @@ pub struct Gateway {
     pub state: AppState,
     /// The key store (for the CLI; the server publishes its JWKS).
     pub keys: KeyStore,
-    /// How the outbox delivery worker started by [`serve`](Self::serve) paces itself.
+    /// How the outbox delivery worker started by [`serve`](Self::serve) paces itself (from the
+    /// config's `[delivery]` table; tests may replace it before serving).
     pub delivery: DeliverySettings,
 }
 
@@ -64,6 +65,7 @@ impl Gateway {
         let did_document = keys
             .did_web_document(&config.public_base_url)
             .with_context(|| format!("cannot derive a did:web from {}", config.public_base_url))?;
+        let delivery = DeliverySettings::from(&config.delivery);
         let service = PassportService::new(store.clone(), schemas.clone(), keys.signer());
         let metrics = crate::telemetry::install_metrics();
         let adapters = Arc::new(AdapterRegistry::with_builtin_adapters());
@@ -86,7 +88,7 @@ impl Gateway {
         Ok(Gateway {
             state,
             keys,
-            delivery: DeliverySettings::default(),
+            delivery,
         })
     }
 

@@ -3,10 +3,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+
+use crate::exchange::DeliverySettings;
 
 /// Default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -29,6 +32,88 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// API tokens.
     pub auth: AuthConfig,
+    /// How the outbox delivery worker paces itself.
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+}
+
+/// Pacing of the outbox delivery worker (`[delivery]`); the defaults are those of
+/// [`DeliverySettings::default`]. Short values make crash and fault tests finish quickly.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Deliveries running at once.
+    pub concurrency: usize,
+    /// Most items claimed per claim.
+    pub batch: u32,
+    /// How often to look for due items when nothing wakes the worker, milliseconds.
+    pub poll_interval_ms: u64,
+    /// How long a claim holds an item, seconds; after a crash, its items wait this long.
+    pub lease_secs: u64,
+    /// Attempts before an item is dead.
+    pub max_attempts: u32,
+    /// Backoff of the first retry (before jitter), milliseconds; doubles with each attempt.
+    pub backoff_base_ms: u64,
+    /// Longest backoff (before jitter), milliseconds.
+    pub backoff_max_ms: u64,
+    /// How long running deliveries may finish after shutdown starts, seconds.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        let d = DeliverySettings::default();
+        let ms = |t: Duration| u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
+        Self {
+            concurrency: d.concurrency,
+            batch: d.batch,
+            poll_interval_ms: ms(d.poll_interval),
+            lease_secs: d.lease.as_secs(),
+            max_attempts: d.max_attempts,
+            backoff_base_ms: ms(d.backoff_base),
+            backoff_max_ms: ms(d.backoff_max),
+            shutdown_grace_secs: d.shutdown_grace.as_secs(),
+        }
+    }
+}
+
+impl From<&DeliveryConfig> for DeliverySettings {
+    fn from(c: &DeliveryConfig) -> Self {
+        DeliverySettings {
+            concurrency: c.concurrency,
+            batch: c.batch,
+            poll_interval: Duration::from_millis(c.poll_interval_ms),
+            lease: Duration::from_secs(c.lease_secs),
+            max_attempts: c.max_attempts,
+            backoff_base: Duration::from_millis(c.backoff_base_ms),
+            backoff_max: Duration::from_millis(c.backoff_max_ms),
+            shutdown_grace: Duration::from_secs(c.shutdown_grace_secs),
+        }
+    }
+}
+
+impl DeliveryConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("concurrency", self.concurrency as u64),
+            ("batch", u64::from(self.batch)),
+            ("poll_interval_ms", self.poll_interval_ms),
+            ("lease_secs", self.lease_secs),
+            ("max_attempts", u64::from(self.max_attempts)),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(ConfigError::Semantic(format!(
+                "delivery.{key} must be at least 1, got 0"
+            )));
+        }
+        if self.backoff_base_ms > self.backoff_max_ms {
+            return Err(ConfigError::Semantic(format!(
+                "delivery.backoff_base_ms ({}) must not exceed delivery.backoff_max_ms ({})",
+                self.backoff_base_ms, self.backoff_max_ms
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Bearer tokens of the management API.
@@ -53,6 +138,7 @@ impl Default for Config {
             operator_id: "urn:example:operator:self".into(),
             body_limit_bytes: DEFAULT_BODY_LIMIT,
             auth: AuthConfig::default(),
+            delivery: DeliveryConfig::default(),
         }
     }
 }
@@ -94,10 +180,11 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         // Nested keys with a double underscore: DPP_GATEWAY_AUTH__ADMIN_TOKENS='["…"]'.
-        // The two single-token variables are handled below, so they are ignored here.
+        // The two single-token variables are handled below, and `DPP_GATEWAY_LOG` (log filter)
+        // and `DPP_GATEWAY_CONFIG` (the file) are not config keys, so they are ignored here.
         figment = figment.merge(
             Env::prefixed("DPP_GATEWAY_")
-                .ignore(&["ADMIN_TOKEN", "READER_TOKEN"])
+                .ignore(&["ADMIN_TOKEN", "READER_TOKEN", "LOG", "CONFIG"])
                 .split("__"),
         );
         let mut config: Config = figment.extract().map_err(Box::new)?;
@@ -158,7 +245,7 @@ impl Config {
                 ));
             }
         }
-        Ok(())
+        self.delivery.check()
     }
 }
 
@@ -212,6 +299,36 @@ mod tests {
             Config::load(Some(&missing), &Overrides::default()),
             Err(ConfigError::MissingFile(_))
         ));
+    }
+
+    #[test]
+    fn delivery_pacing_defaults_to_the_code_defaults_and_is_checked() {
+        assert_eq!(
+            DeliverySettings::from(&DeliveryConfig::default()),
+            DeliverySettings::default()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gw.toml");
+        std::fs::write(
+            &file,
+            "[delivery]\nlease_secs = 5\nbackoff_base_ms = 20\nbackoff_max_ms = 200\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), &Overrides::default()).unwrap();
+        let settings = DeliverySettings::from(&config.delivery);
+        assert_eq!(settings.lease, Duration::from_secs(5));
+        assert_eq!(settings.backoff_max, Duration::from_millis(200));
+        assert_eq!(
+            settings.max_attempts,
+            DeliverySettings::default().max_attempts
+        );
+
+        std::fs::write(&file, "[delivery]\nmax_attempts = 0\n").unwrap();
+        let err = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("delivery.max_attempts"), "{err}");
+        std::fs::write(&file, "[delivery]\nleese_secs = 1\n").unwrap();
+        let err = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("leese_secs"), "{err}");
     }
 
     #[test]

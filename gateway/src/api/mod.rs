@@ -4,6 +4,7 @@
 mod body;
 mod conformance;
 mod exchanges;
+mod idempotency;
 mod partners;
 mod passports;
 mod records;
@@ -172,6 +173,11 @@ pub fn router(state: AppState) -> Router {
             "/remote/{partner}/passports/{remote_id}",
             get(remote::get_remote_passport),
         )
+        // Layers run outside in: authenticate first, so a key belongs to the caller it names.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotency,
+        ))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     // Schemas are public: partners validate what we send against them.
     let public_api = Router::new()

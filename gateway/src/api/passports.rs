@@ -203,6 +203,31 @@ pub(super) async fn list(
             "minRecycledShare must be within 0 and 1, got {share}"
         )));
     }
+    if let Some(polymer) = q.polymer.as_deref()
+        && !is_polymer_symbol(polymer)
+    {
+        return Err(Problem::bad_parameter(format!(
+            "polymer must be an ISO 1043 symbol such as PP, PE-HD or PC+ABS, got {:?}",
+            polymer.chars().take(64).collect::<String>()
+        )));
+    }
+    if let Some(product_id) = q.product_id.as_deref()
+        && (product_id.is_empty()
+            || product_id.chars().count() > MAX_FILTER_LEN
+            || product_id.chars().any(char::is_control))
+    {
+        return Err(Problem::bad_parameter(format!(
+            "productId must be 1 to {MAX_FILTER_LEN} printable characters"
+        )));
+    }
+    if let Some(after) = q.after.as_deref()
+        && !is_issued_cursor(after)
+    {
+        return Err(Problem::bad_parameter(format!(
+            "after is not a cursor this gateway issued: {:?}",
+            after.chars().take(64).collect::<String>()
+        )));
+    }
     let updated_since = q
         .updated_since
         .as_deref()
@@ -274,6 +299,29 @@ pub(super) async fn list(
         }
     }
     Ok(response)
+}
+
+/// Longest free-text filter value `GET /passports` takes.
+const MAX_FILTER_LEN: usize = 256;
+
+/// Whether `s` may be an ISO 1043 polymer symbol: the characters and length the passport schema's
+/// `polymerSymbol` allows. A filter nothing can match is a caller's mistake, so it is named.
+fn is_polymer_symbol(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.starts_with(|c: char| c.is_ascii_uppercase())
+        && s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, '-' | '+' | '/'))
+}
+
+/// Whether `cursor` has the shape of one `GET /passports` hands out: a base64url passport id.
+/// The store would take any base64url text as a position, so `after=AAAA` listed from the start.
+fn is_issued_cursor(cursor: &str) -> bool {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .is_some_and(|id| id.parse::<dpp_schemas::UrnUuid>().is_ok())
 }
 
 fn urlencode(s: &str) -> String {

@@ -2,8 +2,8 @@
 //! schemas, and `POST /verify`.
 
 use axum::body::Body;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::{AppState, read_body};
 use crate::problem::Problem;
+use crate::trust::VerifyOptions;
 
 fn json_with_type(value: &serde_json::Value, content_type: &'static str) -> Response {
     let mut response = axum::Json(value).into_response();
@@ -68,13 +69,33 @@ struct VerifyRequest {
     jws: String,
 }
 
+/// What the caller expects of a JWT's claims: `?iss=&aud=&requireExp=true`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct VerifyQuery {
+    iss: Option<String>,
+    aud: Option<String>,
+    #[serde(default)]
+    require_exp: bool,
+}
+
 /// Verifies a compact JWS against the published keys: `application/jose` (the token itself) or
-/// `application/json` (`{"jws": "…"}`). Answers the verified header and payload, or a problem.
+/// `application/json` (`{"jws": "…"}`). JWT-typed tokens (and any token when the query names an
+/// issuer, audience or `requireExp`) also get their claims checked and their `jti` remembered.
+/// Answers the verified header and payload, or a 422 naming the reason.
 pub(super) async fn verify(
     State(state): State<AppState>,
+    query: Result<Query<VerifyQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
+    let Query(query) = query.map_err(|e| Problem::bad_parameter(e.body_text()))?;
+    let options = VerifyOptions {
+        expected_iss: query.iss,
+        expected_aud: query.aud,
+        require_exp: query.require_exp,
+        ..VerifyOptions::default()
+    };
     let (bytes, matched) = read_body(
         &headers,
         body,
@@ -100,7 +121,7 @@ pub(super) async fn verify(
     }
     let verified = state
         .verifier
-        .verify(&compact)
+        .verify_with(&compact, &options)
         .map_err(|e| Problem::invalid_signature(e.to_string()))?;
     let payload = match serde_json::from_slice::<serde_json::Value>(&verified.payload) {
         Ok(json) => json,

@@ -64,7 +64,9 @@ pub(super) async fn insert(
         .bind(actor)
         .bind(action)
         .bind(subject)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
-    Ok(())
+    // Every write transaction audits itself, so this is where a request's idempotency receipt
+    // is marked committed together with its record.
+    super::receipts::mark_committed(conn).await
 }

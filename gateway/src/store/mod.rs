@@ -23,6 +23,7 @@ mod error;
 mod outbox;
 mod partners;
 mod passports;
+mod receipts;
 mod trace;
 
 use std::path::Path;
@@ -45,6 +46,7 @@ pub use partners::{
 pub use passports::{
     MAX_PAGE_SIZE, NewPassportVersion, Page, PassportFilter, StoredPassport, VersionSummary,
 };
+pub use receipts::{ReceiptClaim, Reservation};
 pub use trace::{
     Lineage, LineageDirection, LineageEdge, LineageNode, NewTraceEvent, StoredTraceEvent,
 };

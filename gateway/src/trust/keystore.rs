@@ -490,8 +490,10 @@ mod tests {
         openssl_signer.set_key_id(&kid);
         let mut header = josekit::jws::JwsHeader::new();
         header.set_token_type("JWT");
-        let token = josekit::jws::serialize_compact(b"hello", &header, &openssl_signer).unwrap();
-        assert_eq!(store.verifier().verify(&token).unwrap().payload, b"hello");
+        // JWT-typed, so the payload is a claims object (the verifier checks it).
+        let claims = br#"{"sub":"hello"}"#;
+        let token = josekit::jws::serialize_compact(claims, &header, &openssl_signer).unwrap();
+        assert_eq!(store.verifier().verify(&token).unwrap().payload, claims);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Verification of compact JWS against a JWKS, strict per RFC 8725: ES256 only, keys only from the
-//! JWKS we were given (never from the token), every `crit` refused, no unencoded payloads.
+//! JWKS we were given (never from the token), every `crit` refused, no unencoded payloads; JWT-typed
+//! tokens also get their claims checked and their `jti` remembered (see [`super::claims`]).
 //!
 //! The header is checked here before any cryptography; the signature itself is checked by josekit's
 //! OpenSSL-backed ES256 verifier, so a token we sign with aws-lc-rs is proven to interoperate.
@@ -16,6 +17,7 @@ use josekit::jws::alg::ecdsa::{EcdsaJwsAlgorithm, EcdsaJwsVerifier};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::claims::{ReplayCache, VerifyOptions, check_claims, unix_now};
 use super::{ES256, TrustError};
 
 /// Header parameters that carry or point at keys. RFC 8725 §3.10: never let the token choose the key.
@@ -65,12 +67,60 @@ pub enum VerifyError {
         /// The key tried.
         kid: String,
     },
+    /// A JWT's `exp` has passed (beyond the leeway).
+    #[error("token expired at {exp} (seconds since the epoch)")]
+    Expired {
+        /// The `exp` claim.
+        exp: f64,
+    },
+    /// A JWT's `nbf` is still ahead (beyond the leeway).
+    #[error("token is not valid before {nbf} (seconds since the epoch)")]
+    NotYetValid {
+        /// The `nbf` claim.
+        nbf: f64,
+    },
+    /// A JWT claims to be issued in the future (beyond the leeway).
+    #[error("token is issued in the future, at {iat} (seconds since the epoch)")]
+    IssuedInFuture {
+        /// The `iat` claim.
+        iat: f64,
+    },
+    /// `iss` is not the issuer the caller expects.
+    #[error("token issuer {got:?} is not the expected {expected:?}")]
+    WrongIssuer {
+        /// The issuer asked for.
+        expected: String,
+        /// The `iss` claim.
+        got: String,
+    },
+    /// `aud` does not name the audience the caller expects (or the caller named none).
+    #[error("token audience {got:?} does not name {}", expected.as_deref().map_or("this verifier (no audience expected)".to_owned(), |e| format!("{e:?}")))]
+    WrongAudience {
+        /// The audience asked for, if any.
+        expected: Option<String>,
+        /// The `aud` claim (first few values).
+        got: Vec<String>,
+    },
+    /// A claim the caller requires is absent.
+    #[error("token has no {0} claim")]
+    MissingClaim(&'static str),
+    /// The payload of a JWT is not a claims object, or a claim has the wrong type.
+    #[error("invalid token claims: {0}")]
+    InvalidClaim(String),
+    /// The `jti` was seen before, from the same key, while its token was still valid.
+    #[error("token id (jti) {jti:?} was already used: replay refused")]
+    Replayed {
+        /// The `jti` claim.
+        jti: String,
+    },
 }
 
 /// Verifies compact JWS against the keys of a JWKS (ours now; partners' later). Cheap to clone.
 #[derive(Clone)]
 pub struct JwsVerifier {
     keys: Arc<HashMap<String, EcdsaJwsVerifier>>,
+    /// Shared by every clone, so a replay is caught whichever handler sees it.
+    replay: ReplayCache,
 }
 
 impl fmt::Debug for JwsVerifier {
@@ -114,6 +164,7 @@ impl JwsVerifier {
         }
         Ok(Self {
             keys: Arc::new(keys),
+            replay: ReplayCache::new(),
         })
     }
 
@@ -124,8 +175,19 @@ impl JwsVerifier {
         kids
     }
 
-    /// Verifies a compact JWS; on success returns its header, payload and signing kid.
+    /// Verifies a compact JWS with the default [`VerifyOptions`]: JWT-typed tokens get their time
+    /// claims and `jti` checked, anything else (our passport JWS) only its header and signature.
     pub fn verify(&self, compact: &str) -> Result<VerifiedJws, VerifyError> {
+        self.verify_with(compact, &VerifyOptions::default())
+    }
+
+    /// Verifies a compact JWS; claims are checked when `options` ask for it or the token is
+    /// JWT-typed. On success returns its header, payload and signing kid.
+    pub fn verify_with(
+        &self,
+        compact: &str,
+        options: &VerifyOptions,
+    ) -> Result<VerifiedJws, VerifyError> {
         let mut parts = compact.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -161,6 +223,16 @@ impl JwsVerifier {
             .map_err(|_| VerifyError::BadSignature {
                 kid: kid.to_owned(),
             })?;
+        // Claims only after the signature: unauthenticated claims must not fill the replay cache.
+        if options.applies_to(&header) {
+            let StrictHeader(claims) = serde_json::from_slice(&payload).map_err(|e| {
+                VerifyError::InvalidClaim(format!("the payload is not a json object: {e}"))
+            })?;
+            let now = unix_now();
+            let checked = check_claims(&claims, options, now)?;
+            self.replay
+                .first_sighting(kid, &checked, options.leeway, now)?;
+        }
         Ok(VerifiedJws {
             kid: kid.to_owned(),
             header,
@@ -261,7 +333,7 @@ fn decode_part(what: &str, part: &str) -> Result<Vec<u8>, VerifyError> {
 }
 
 /// An attacker-supplied value, cut short for error messages and logs.
-fn shown(value: &str) -> String {
+pub(super) fn shown(value: &str) -> String {
     if value.chars().count() <= MAX_SHOWN {
         value.to_owned()
     } else {
@@ -291,7 +363,7 @@ impl<'de> Deserialize<'de> for StrictHeader {
                 while let Some(name) = access.next_key::<String>()? {
                     if map.contains_key(&name) {
                         return Err(serde::de::Error::custom(format_args!(
-                            "duplicate header parameter {:?}",
+                            "duplicate member {:?}",
                             shown(&name)
                         )));
                     }
@@ -553,7 +625,7 @@ mod tests {
             .verify(&format!("{input}.{}", b64(&signature)))
             .unwrap_err();
         assert!(
-            matches!(&err, VerifyError::Malformed(m) if m.contains("duplicate header parameter \"alg\"")),
+            matches!(&err, VerifyError::Malformed(m) if m.contains("duplicate member \"alg\"")),
             "{err}"
         );
     }
