@@ -17,7 +17,7 @@ case "$N" in
 esac
 
 cargo build --release --locked -p dpp-conformance --bin dpp-mock
-cargo build --release --locked -p dpp-gateway --bin dpp-gateway --tests
+cargo build --release --locked -p dpp-gateway --bin dpp-gateway --test chaos
 
 log="$(mktemp -t chaos-delivery.XXXXXX.log)"
 status=0

@@ -481,8 +481,18 @@ async fn generated_bulky_cases_are_refused() {
                 .admin(method.parse().unwrap(), &target.substitute(path, &etag))
                 .header("content-type", "application/json")
                 .header("if-match", &etag)
+                // A fresh connection per case: after refusing an over-limit body the server
+                // closes the connection, and a pooled one could be reused just as it closes.
+                .header("connection", "close")
                 .body(body.clone());
-            let response = answer(request.send().await.unwrap()).await;
+            let response = match request.send().await {
+                Ok(response) => answer(response).await,
+                // An over-limit body may be refused (413) and the connection closed while the
+                // client is still writing it; the client then sees the close, not the answer.
+                // That is the refusal working; the raw-TCP tests below read the 413 itself.
+                Err(e) if body.len() > BODY_LIMIT && e.is_request() => continue,
+                Err(e) => panic!("{surface}: {what}: {e}"),
+            };
             let wrong = if *status == 0 {
                 // Only "a 4xx problem" is promised here.
                 (!(400..500).contains(&response.status)

@@ -23,11 +23,11 @@ mod keystore;
 mod signer;
 mod verifier;
 
+pub use claims::{DEFAULT_LEEWAY, VerifyOptions};
 pub use did_web::{did_web_document, did_web_id};
 pub use jwk::{ec_p256_thumbprint, jwk_thumbprint};
 pub use keystore::{KeyInfo, KeyStatus, KeyStore};
 pub use signer::{AwsLcEs256Signer, PassportSigner};
-pub use claims::{DEFAULT_LEEWAY, VerifyOptions};
 pub use verifier::{JwsVerifier, VerifiedJws, VerifyError};
 
 /// The only JWS algorithm we sign with and accept (ECDSA P-256 with SHA-256).
