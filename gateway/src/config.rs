@@ -30,6 +30,10 @@ pub struct Config {
     pub operator_id: String,
     /// Largest accepted request body, bytes.
     pub body_limit_bytes: usize,
+    /// Longest a request may take before it is answered 503 (its work is cancelled, its
+    /// transaction rolled back), seconds.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_secs: u64,
     /// API tokens.
     pub auth: AuthConfig,
     /// How the outbox delivery worker paces itself.
@@ -128,6 +132,10 @@ pub struct AuthConfig {
     pub reader_tokens: Vec<String>,
 }
 
+fn default_request_timeout() -> u64 {
+    30
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -137,6 +145,7 @@ impl Default for Config {
             public_base_url: "http://127.0.0.1:8080".into(),
             operator_id: "urn:example:operator:self".into(),
             body_limit_bytes: DEFAULT_BODY_LIMIT,
+            request_timeout_secs: default_request_timeout(),
             auth: AuthConfig::default(),
             delivery: DeliveryConfig::default(),
         }
@@ -215,6 +224,12 @@ impl Config {
             return Err(ConfigError::Semantic(format!(
                 "public_base_url must be an http(s) URL, got {:?}",
                 self.public_base_url
+            )));
+        }
+        if !(1..=3600).contains(&self.request_timeout_secs) {
+            return Err(ConfigError::Semantic(format!(
+                "request_timeout_secs must be within 1 and 3600, got {}",
+                self.request_timeout_secs
             )));
         }
         if self.body_limit_bytes < 1024 {

@@ -192,6 +192,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_deadline,
+        ))
         .layer(middleware::from_fn(observe))
         .with_state(state)
 }
@@ -249,6 +253,25 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
     let actor = format!("{prefix}:{}", hex::encode(&digest[..4]));
     request.extensions_mut().insert(Caller { role, actor });
     next.run(request).await
+}
+
+/// Answers 503 problem+json when a request runs past `request_timeout_secs`. The handler's future
+/// is dropped, so an open transaction rolls back: a timed-out write stores nothing.
+async fn request_deadline(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = std::time::Duration::from_secs(state.config.request_timeout_secs);
+    let path = request.uri().path().to_owned();
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(http.path = %path, timeout_secs = limit.as_secs(), "request timed out");
+            let mut problem = Problem::unavailable(format!(
+                "the request took longer than {} s and was cancelled; nothing it started was kept",
+                limit.as_secs()
+            ));
+            problem.retry_after = Some(1);
+            problem.into_response()
+        }
+    }
 }
 
 async fn observe(request: Request, next: Next) -> Response {

@@ -43,6 +43,14 @@ pub struct TestGateway {
 
 impl TestGateway {
     pub async fn start(delivery: DeliverySettings) -> TestGateway {
+        Self::start_with(delivery, |_| {}).await
+    }
+
+    /// [`TestGateway::start`], with a last word on the configuration.
+    pub async fn start_with(
+        delivery: DeliverySettings,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestGateway {
         let dir = tempfile::tempdir().unwrap();
         let listener = bind(([127, 0, 0, 1], 0).into()).await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -54,6 +62,7 @@ impl TestGateway {
         };
         config.auth.admin_tokens.push(ADMIN.into());
         config.auth.reader_tokens.push(READER.into());
+        adjust(&mut config);
         let mut gateway = Gateway::build(config).await.unwrap();
         gateway.delivery = delivery;
         let state = gateway.state.clone();
