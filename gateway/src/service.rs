@@ -203,13 +203,13 @@ impl PassportService {
         object.entry("issuedAt").or_insert_with(|| json!(now));
         object.insert("updatedAt".into(), json!(now));
         let sealed = self.seal(&body)?;
-        let record = new_version_record(&sealed, actor);
+        let record = new_version_record(sealed, actor);
         match self.store.insert_passport(&record).await {
             Ok(()) => {}
             Err(StoreError::Duplicate) => {
                 return Err(ServiceError::Conflict(format!(
                     "passport {} exists already; PUT a new version to change it",
-                    sealed.passport.id
+                    record.id
                 )));
             }
             Err(e) => return Err(ServiceError::Store(e)),
@@ -217,7 +217,7 @@ impl PassportService {
         PassportWritten {
             id: &record.id,
             version: 1,
-            bytes: sealed.canonical.len(),
+            bytes: record.canonical_json.len(),
             actor,
         }
         .emit();
@@ -289,7 +289,7 @@ impl PassportService {
         object.insert("version".into(), json!(next));
         object.insert("updatedAt".into(), json!(now()));
         let sealed = self.seal(&body)?;
-        let record = new_version_record(&sealed, actor);
+        let record = new_version_record(sealed, actor);
         match self
             .store
             .insert_next_version(&record, current.version)
@@ -311,7 +311,7 @@ impl PassportService {
         PassportWritten {
             id: &record.id,
             version: next,
-            bytes: sealed.canonical.len(),
+            bytes: record.canonical_json.len(),
             actor,
         }
         .emit();
@@ -518,26 +518,19 @@ pub fn if_match_matches(if_match: &str, current: &str) -> bool {
         .any(|tag| tag == "*" || tag == current)
 }
 
-fn new_version_record(sealed: &SealedPassport, actor: &str) -> NewPassportVersion {
-    let p = &sealed.passport;
+/// The store row of a sealed version; takes the sealed bytes rather than copying them.
+fn new_version_record(sealed: SealedPassport, actor: &str) -> NewPassportVersion {
+    let (product_ids, polymers) = crate::exchange::selector_inputs(&sealed.passport);
+    let p = sealed.passport;
     NewPassportVersion {
         id: p.id.to_string(),
         version: i64::from(p.version),
-        canonical_json: String::from_utf8(sealed.canonical.clone()).expect("JCS output is UTF-8"),
-        jws: sealed.jws.clone(),
-        etag: sealed.etag.clone(),
+        canonical_json: String::from_utf8(sealed.canonical).expect("JCS output is UTF-8"),
+        jws: sealed.jws,
+        etag: sealed.etag,
         updated_at: p.updated_at,
-        product_ids: p
-            .product
-            .ids
-            .iter()
-            .map(|i| (i.scheme.clone(), i.value.clone()))
-            .collect(),
-        polymers: p
-            .materials
-            .iter()
-            .map(|m| (m.polymer.clone(), m.recycled_share.total()))
-            .collect(),
+        product_ids,
+        polymers,
         actor: actor.to_owned(),
     }
 }
