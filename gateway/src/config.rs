@@ -39,6 +39,49 @@ pub struct Config {
     /// How the outbox delivery worker paces itself.
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    /// Default limits on each partner's calls to the partner-facing API.
+    #[serde(default)]
+    pub inbound: InboundConfig,
+}
+
+/// Default limits on each partner's calls to `/partner/v1` (`[inbound]`); a partner's
+/// registration may set its own (`limits`). A call over a limit is answered 429 with
+/// `Retry-After`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct InboundConfig {
+    /// Sustained requests per second per partner.
+    pub requests_per_second: f64,
+    /// Requests a partner may send at once after a quiet spell (the token bucket's size).
+    pub burst: u32,
+    /// Requests of one partner being answered at once.
+    pub max_concurrent: u32,
+}
+
+impl Default for InboundConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_second: 50.0,
+            burst: 100,
+            max_concurrent: 8,
+        }
+    }
+}
+
+impl InboundConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        let limits = crate::store::InboundLimits {
+            requests_per_second: Some(self.requests_per_second),
+            burst: Some(self.burst),
+            max_concurrent: Some(self.max_concurrent),
+        };
+        match limits.problems().first() {
+            None => Ok(()),
+            Some((member, message)) => {
+                Err(ConfigError::Semantic(format!("inbound.{member} {message}")))
+            }
+        }
+    }
 }
 
 /// Pacing of the outbox delivery worker (`[delivery]`); the defaults are those of
@@ -148,6 +191,7 @@ impl Default for Config {
             request_timeout_secs: default_request_timeout(),
             auth: AuthConfig::default(),
             delivery: DeliveryConfig::default(),
+            inbound: InboundConfig::default(),
         }
     }
 }
@@ -260,7 +304,8 @@ impl Config {
                 ));
             }
         }
-        self.delivery.check()
+        self.delivery.check()?;
+        self.inbound.check()
     }
 }
 

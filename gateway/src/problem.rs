@@ -183,6 +183,18 @@ impl Problem {
         )
     }
 
+    /// 429: the caller is over a rate or concurrency limit; retry after `retry_after` seconds.
+    pub fn too_many_requests(detail: impl Into<String>, retry_after: u64) -> Self {
+        let mut problem = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            "Too many requests",
+            detail,
+        );
+        problem.retry_after = Some(retry_after.max(1));
+        problem
+    }
+
     /// 503: a dependency (the database) is not reachable.
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(

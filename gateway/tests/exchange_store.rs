@@ -29,6 +29,7 @@ on_both_backends!(
     removing_a_partner_dead_letters_its_pending_items,
     list_pages_filter_by_state_and_partner,
     the_inbound_receipts_table_exists,
+    partner_tokens_resolve_list_revoke_and_go_with_the_partner,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -46,6 +47,7 @@ fn partner(name: &str, state: PartnerState) -> PartnerRecord {
         allowed_hosts: vec!["ouranos.internal".into()],
         policy: AccessPolicy::default(),
         pull: PullSettings::default(),
+        limits: Default::default(),
         state,
         revision: 0,
         created_at: Utc::now(),
@@ -100,11 +102,13 @@ async fn partners_round_trip_and_duplicates_are_typed(db: &TestDb) {
     p.policy.fields.deny = vec!["/materials/*/substancesOfConcern".into()];
     p.pull.ttl_seconds = Some(60);
     p.pull.stale_if_error_seconds = Some(0);
+    p.limits.burst = Some(7);
     let stored = store.insert_partner(&p, "test").await.unwrap();
     assert_eq!(stored.revision, 1);
     let read = store.partner("ouranos-tokai").await.unwrap().unwrap();
     assert_eq!(read.policy, p.policy);
     assert_eq!(read.pull, p.pull, "only the members given are stored");
+    assert_eq!(read.limits, p.limits);
     assert_eq!(read.settings, p.settings);
     assert_eq!(read.state, PartnerState::Registered);
     assert!(matches!(
@@ -547,4 +551,51 @@ async fn the_inbound_receipts_table_exists(db: &TestDb) {
     .await;
     assert!(repeat.is_err(), "one receipt per partner and key");
     conn.close().await.unwrap();
+}
+
+async fn partner_tokens_resolve_list_revoke_and_go_with_the_partner(db: &TestDb) {
+    let store = &db.store;
+    store
+        .insert_partner(&partner("tokai", PartnerState::Verified), "test")
+        .await
+        .unwrap();
+    let (token, listed) = store.issue_partner_token("tokai", "test").await.unwrap();
+    let (second, _) = store.issue_partner_token("tokai", "test").await.unwrap();
+    let found = store.partner_for_token(&token).await.unwrap().unwrap();
+    assert_eq!(found.name, "tokai");
+    assert!(
+        store
+            .partner_for_token("dppp_nope")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let tokens = store.partner_tokens("tokai").await.unwrap();
+    assert_eq!(tokens.len(), 2);
+    assert_eq!(tokens[0], listed);
+    assert!(matches!(
+        store.issue_partner_token("nobody", "test").await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .revoke_partner_token("tokai", &listed.id, "test")
+        .await
+        .unwrap();
+    assert!(store.partner_for_token(&token).await.unwrap().is_none());
+    assert!(matches!(
+        store
+            .revoke_partner_token("tokai", &listed.id, "test")
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    store.delete_partner("tokai", "test").await.unwrap();
+    store
+        .insert_partner(&partner("tokai", PartnerState::Verified), "test")
+        .await
+        .unwrap();
+    assert!(
+        store.partner_for_token(&second).await.unwrap().is_none(),
+        "a token does not outlive its partner"
+    );
+    assert!(store.partner_tokens("tokai").await.unwrap().is_empty());
 }

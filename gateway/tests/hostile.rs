@@ -77,6 +77,9 @@ struct Target {
     gw: TestGateway,
     db: PathBuf,
     passport: String,
+    /// A token of a partner that may call `/partner/v1` (open policy, limits high enough for
+    /// the whole corpus).
+    partner_token: String,
 }
 
 impl Target {
@@ -112,6 +115,34 @@ impl Target {
             .await
             .unwrap();
         assert_eq!(partner.status(), 201, "{}", partner.text().await.unwrap());
+        let caller = gw
+            .admin(Method::POST, "/api/v1/partners")
+            .json(&json!({
+                "name": "tokai-reader",
+                "type": "ouranos",
+                "endpoint": "https://api.ouranos.example/",
+                "settings": {
+                    "api_key": { "env": "OURANOS_API_KEY" },
+                    "operator_id": "d9a38406-cae2-4679-b052-15a75f5531e8",
+                    "plant_id": "d9a38406-cae2-4679-b052-15a75f5531e7",
+                    "auth": { "mode": "client", "client_id": "gw", "client_secret": { "file": "/run/secrets/ouranos" } }
+                },
+                "state": "trusted-unchecked",
+                "limits": { "requestsPerSecond": 10000, "burst": 10000 }
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(caller.status(), 201, "{}", caller.text().await.unwrap());
+        let issued: Value = gw
+            .admin(Method::POST, "/api/v1/partners/tokai-reader/tokens")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let partner_token = issued["token"].as_str().unwrap().to_owned();
         let event = &fixtures::trace_events()[0];
         let recorded = gw
             .admin(Method::POST, "/api/v1/trace-events")
@@ -124,6 +155,7 @@ impl Target {
             gw,
             db: data_dir.join(dpp_gateway::store::SQLITE_FILE_NAME),
             passport: pellets.id.to_string(),
+            partner_token,
         }
     }
 
@@ -270,10 +302,10 @@ async fn replay(target: &Target, surface: &str) -> (usize, Vec<String>) {
             (case.path.clone().unwrap_or(manifest.path.clone()), bytes)
         };
         let method: Method = manifest.method.parse().unwrap();
-        let token = if manifest.token == "reader" {
-            READER
-        } else {
-            ADMIN
+        let token = match manifest.token.as_str() {
+            "reader" => READER,
+            "partner" => &target.partner_token,
+            _ => ADMIN,
         };
         let mut request = target
             .gw

@@ -1,10 +1,14 @@
-//! The HTTP surface: management API under `/api/v1` (bearer tokens), the published trust documents
-//! under `/.well-known`, health, readiness and metrics. Every error is RFC 9457 problem+json.
+//! The HTTP surface: management API under `/api/v1` (bearer tokens), the partner-facing API under
+//! `/partner/v1` (partner tokens, access policy, per-partner limits), the published trust
+//! documents under `/.well-known`, health, readiness and metrics. Every error is RFC 9457
+//! problem+json.
 
 mod body;
 mod conformance;
 mod exchanges;
 mod idempotency;
+pub mod limits;
+pub mod partner_api;
 mod partners;
 mod passports;
 mod records;
@@ -57,6 +61,8 @@ pub struct AppInner {
     pub exchange: Exchange,
     /// The pull cache and where pulls go.
     pub remote_pull: RemotePull,
+    /// Per-partner limits of the partner-facing API.
+    pub inbound: limits::InboundGates,
     admin_digests: Vec<[u8; 32]>,
     reader_digests: Vec<[u8; 32]>,
 }
@@ -84,6 +90,7 @@ impl AppState {
         let digest = |t: &String| -> [u8; 32] { Sha256::digest(t.as_bytes()).into() };
         let admin_digests = config.auth.admin_tokens.iter().map(digest).collect();
         let reader_digests = config.auth.reader_tokens.iter().map(digest).collect();
+        let inbound = limits::InboundGates::new(config.inbound.clone());
         Self(Arc::new(AppInner {
             service,
             config,
@@ -93,6 +100,7 @@ impl AppState {
             metrics,
             exchange,
             remote_pull,
+            inbound,
             admin_digests,
             reader_digests,
         }))
@@ -158,6 +166,14 @@ pub fn router(state: AppState) -> Router {
             get(partners::get_one).delete(partners::delete),
         )
         .route("/partners/{name}/conformance", get(conformance::latest))
+        .route(
+            "/partners/{name}/tokens",
+            post(partners::issue_token).get(partners::list_tokens),
+        )
+        .route(
+            "/partners/{name}/tokens/{id}",
+            axum::routing::delete(partners::revoke_token),
+        )
         .route("/exchanges", post(exchanges::create).get(exchanges::list))
         .route("/exchanges/{id}", get(exchanges::get_one))
         .route("/exchanges/{id}/retry", post(exchanges::retry))
@@ -185,6 +201,7 @@ pub fn router(state: AppState) -> Router {
         .route("/schemas/{name}", get(trust_routes::get_schema));
     Router::new()
         .nest("/api/v1", api.merge(public_api))
+        .nest("/partner/v1", partner_api::routes(state.clone()))
         .route("/.well-known/jwks.json", get(trust_routes::jwks))
         .route("/.well-known/did.json", get(trust_routes::did_document))
         .route("/healthz", get(healthz))
@@ -210,15 +227,7 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
     } else {
         Role::Admin
     };
-    let token = request
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+    let token = bearer_token(request.headers());
     let Some(token) = token else {
         return Problem::unauthorized("send an API token as 'Authorization: Bearer <token>'")
             .into_response();
@@ -253,6 +262,18 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
     let actor = format!("{prefix}:{}", hex::encode(&digest[..4]));
     request.extensions_mut().insert(Caller { role, actor });
     next.run(request).await
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
 }
 
 /// Answers 503 problem+json when a request runs past `request_timeout_secs`. The handler's future

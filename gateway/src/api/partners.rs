@@ -1,4 +1,5 @@
-//! `/api/v1/partners`: register (every problem listed as a 422), list, show and remove partners.
+//! `/api/v1/partners`: register (every problem listed as a 422), list, show and remove partners;
+//! issue, list and revoke the tokens a partner calls `/partner/v1` with.
 //! Credentials are references only; no response ever carries a secret. Registering or removing a
 //! partner forgets the passports pulled from any former partner of that name.
 
@@ -104,6 +105,83 @@ pub(super) async fn delete(
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         Err(StoreError::NotFound) => Err(Problem::not_found(format!("no partner named {name:?}"))),
+        Err(e) => Err(store_problem(e)),
+    }
+}
+
+pub(super) async fn issue_token(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, Problem> {
+    let Path(name) = path.map_err(|e| Problem::bad_parameter(e.body_text()))?;
+    let (token, listed) = match state
+        .store()
+        .issue_partner_token(&name, &caller.actor)
+        .await
+    {
+        Ok(issued) => issued,
+        Err(StoreError::NotFound) => {
+            return Err(Problem::not_found(format!("no partner named {name:?}")));
+        }
+        Err(e) => return Err(store_problem(e)),
+    };
+    tracing::info!(partner = %name, token = %listed.id, actor = %caller.actor, "partner token issued");
+    let mut body = serde_json::to_value(&listed).map_err(|_| Problem::internal())?;
+    body["token"] = serde_json::Value::String(token);
+    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
+    if let Ok(location) =
+        HeaderValue::from_str(&format!("/api/v1/partners/{name}/tokens/{}", listed.id))
+    {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    // The token is shown this once; no cache may keep it.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+pub(super) async fn list_tokens(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, Problem> {
+    let Path(name) = path.map_err(|e| Problem::bad_parameter(e.body_text()))?;
+    if state
+        .store()
+        .partner(&name)
+        .await
+        .map_err(store_problem)?
+        .is_none()
+    {
+        return Err(Problem::not_found(format!("no partner named {name:?}")));
+    }
+    let items = state
+        .store()
+        .partner_tokens(&name)
+        .await
+        .map_err(store_problem)?;
+    Ok(axum::Json(serde_json::json!({ "items": items })).into_response())
+}
+
+pub(super) async fn revoke_token(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, Problem> {
+    let Path((name, id)) = path.map_err(|e| Problem::bad_parameter(e.body_text()))?;
+    match state
+        .store()
+        .revoke_partner_token(&name, &id, &caller.actor)
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(partner = %name, token = %id, actor = %caller.actor, "partner token revoked");
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        Err(StoreError::NotFound) => Err(Problem::not_found(format!(
+            "partner {name:?} has no token {id:?}"
+        ))),
         Err(e) => Err(store_problem(e)),
     }
 }

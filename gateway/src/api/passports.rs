@@ -78,7 +78,7 @@ pub(super) async fn put_version(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct VersionQuery {
-    version: Option<u32>,
+    pub(super) version: Option<u32>,
 }
 
 async fn load(
@@ -98,7 +98,7 @@ async fn load(
         })
 }
 
-fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+pub(super) fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
     headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -191,97 +191,112 @@ struct ListPage<'a> {
     next_cursor: Option<&'a str>,
 }
 
-pub(super) async fn list(
-    State(state): State<AppState>,
-    query: Result<Query<ListQuery>, QueryRejection>,
+impl ListQuery {
+    /// The checked filter and page size; every bad parameter is a 400 naming it.
+    pub(super) fn check(&self) -> Result<(PassportFilter, u32), Problem> {
+        let q = self;
+        if let Some(share) = q.min_recycled_share
+            && !(0.0..=1.0).contains(&share)
+        {
+            return Err(Problem::bad_parameter(format!(
+                "minRecycledShare must be within 0 and 1, got {share}"
+            )));
+        }
+        if let Some(polymer) = q.polymer.as_deref()
+            && !is_polymer_symbol(polymer)
+        {
+            return Err(Problem::bad_parameter(format!(
+                "polymer must be an ISO 1043 symbol such as PP, PE-HD or PC+ABS, got {:?}",
+                polymer.chars().take(64).collect::<String>()
+            )));
+        }
+        if let Some(product_id) = q.product_id.as_deref()
+            && (product_id.is_empty()
+                || product_id.chars().count() > MAX_FILTER_LEN
+                || product_id.chars().any(char::is_control))
+        {
+            return Err(Problem::bad_parameter(format!(
+                "productId must be 1 to {MAX_FILTER_LEN} printable characters"
+            )));
+        }
+        if let Some(after) = q.after.as_deref()
+            && !is_issued_cursor(after)
+        {
+            return Err(bad_cursor(after));
+        }
+        let updated_since = q
+            .updated_since
+            .as_deref()
+            .map(|s| {
+                DateTime::parse_from_rfc3339(s)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| {
+                        Problem::bad_parameter(format!(
+                            "updatedSince must be an RFC 3339 date-time, got {s:?}: {e}"
+                        ))
+                    })
+            })
+            .transpose()?;
+        let limit = q.limit.unwrap_or(50);
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(Problem::bad_parameter(format!(
+                "limit must be within 1 and {MAX_PAGE}, got {limit}"
+            )));
+        }
+        let filter = PassportFilter {
+            polymer: q.polymer.clone(),
+            min_recycled_share: q.min_recycled_share,
+            product_id: q.product_id.clone(),
+            updated_since,
+        };
+        Ok((filter, limit))
+    }
+
+    /// Where the listing started (`after`), if anywhere.
+    pub(super) fn after(&self) -> Option<&str> {
+        self.after.as_deref()
+    }
+}
+
+fn bad_cursor(cursor: &str) -> Problem {
+    Problem::bad_parameter(format!(
+        "after is not a cursor this gateway issued: {:?}",
+        cursor.chars().take(64).collect::<String>()
+    ))
+}
+
+/// Maps a listing's store failure: a cursor the store cannot read is the caller's mistake.
+pub(super) fn list_problem(err: crate::store::StoreError) -> Problem {
+    match err {
+        crate::store::StoreError::InvalidCursor(c) => bad_cursor(&c),
+        other => store_problem(other),
+    }
+}
+
+/// The `{ items, nextCursor }` page of canonical passports under `base` (a listing path), with a
+/// `Link: <…>; rel="next"` that repeats the query's filters.
+pub(super) fn page_response(
+    base: &str,
+    q: &ListQuery,
+    limit: u32,
+    canonical: &[&str],
+    next_cursor: Option<&str>,
 ) -> Result<Response, Problem> {
-    let Query(q) = query.map_err(|e| Problem::bad_parameter(e.body_text()))?;
-    if let Some(share) = q.min_recycled_share
-        && !(0.0..=1.0).contains(&share)
-    {
-        return Err(Problem::bad_parameter(format!(
-            "minRecycledShare must be within 0 and 1, got {share}"
-        )));
-    }
-    if let Some(polymer) = q.polymer.as_deref()
-        && !is_polymer_symbol(polymer)
-    {
-        return Err(Problem::bad_parameter(format!(
-            "polymer must be an ISO 1043 symbol such as PP, PE-HD or PC+ABS, got {:?}",
-            polymer.chars().take(64).collect::<String>()
-        )));
-    }
-    if let Some(product_id) = q.product_id.as_deref()
-        && (product_id.is_empty()
-            || product_id.chars().count() > MAX_FILTER_LEN
-            || product_id.chars().any(char::is_control))
-    {
-        return Err(Problem::bad_parameter(format!(
-            "productId must be 1 to {MAX_FILTER_LEN} printable characters"
-        )));
-    }
-    if let Some(after) = q.after.as_deref()
-        && !is_issued_cursor(after)
-    {
-        return Err(Problem::bad_parameter(format!(
-            "after is not a cursor this gateway issued: {:?}",
-            after.chars().take(64).collect::<String>()
-        )));
-    }
-    let updated_since = q
-        .updated_since
-        .as_deref()
-        .map(|s| {
-            DateTime::parse_from_rfc3339(s)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|e| {
-                    Problem::bad_parameter(format!(
-                        "updatedSince must be an RFC 3339 date-time, got {s:?}: {e}"
-                    ))
-                })
-        })
-        .transpose()?;
-    let limit = q.limit.unwrap_or(50);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(Problem::bad_parameter(format!(
-            "limit must be within 1 and {MAX_PAGE}, got {limit}"
-        )));
-    }
-    let filter = PassportFilter {
-        polymer: q.polymer.clone(),
-        min_recycled_share: q.min_recycled_share,
-        product_id: q.product_id.clone(),
-        updated_since,
-    };
-    let page = state
-        .store()
-        .list_passports(&filter, q.after.as_deref(), limit)
-        .await
-        .map_err(|e| match e {
-            crate::store::StoreError::InvalidCursor(c) => {
-                Problem::bad_parameter(format!("after is not a cursor this gateway issued: {c:?}"))
-            }
-            other => store_problem(other),
-        })?;
-    let raws: Vec<Box<RawValue>> = page
-        .items
+    let raws: Vec<&RawValue> = canonical
         .iter()
-        .map(|p| RawValue::from_string(p.canonical_json.clone()))
+        .map(|json| serde_json::from_str::<&RawValue>(json))
         .collect::<Result<_, _>>()
         .map_err(|e| {
             tracing::error!(error = %e, "stored passport is not JSON");
             Problem::internal()
         })?;
     let body = ListPage {
-        items: raws.iter().map(|r| r.as_ref()).collect(),
-        next_cursor: page.next_cursor.as_deref(),
+        items: raws,
+        next_cursor,
     };
     let mut response = axum::Json(&body).into_response();
-    if let Some(cursor) = &page.next_cursor {
-        let mut link = format!(
-            "/api/v1/passports?limit={limit}&after={}",
-            urlencode(cursor)
-        );
+    if let Some(cursor) = next_cursor {
+        let mut link = format!("{base}?limit={limit}&after={}", urlencode(cursor));
         for (key, value) in [
             ("polymer", q.polymer.as_deref()),
             ("productId", q.product_id.as_deref()),
@@ -299,6 +314,31 @@ pub(super) async fn list(
         }
     }
     Ok(response)
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(q) = query.map_err(|e| Problem::bad_parameter(e.body_text()))?;
+    let (filter, limit) = q.check()?;
+    let page = state
+        .store()
+        .list_passports(&filter, q.after(), limit)
+        .await
+        .map_err(list_problem)?;
+    let canonical: Vec<&str> = page
+        .items
+        .iter()
+        .map(|p| p.canonical_json.as_str())
+        .collect();
+    page_response(
+        "/api/v1/passports",
+        &q,
+        limit,
+        &canonical,
+        page.next_cursor.as_deref(),
+    )
 }
 
 /// Longest free-text filter value `GET /passports` takes.

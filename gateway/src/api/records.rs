@@ -67,6 +67,29 @@ pub(super) struct LineageQuery {
     depth: Option<u32>,
 }
 
+impl LineageQuery {
+    /// The checked direction and depth; a bad one is a 400 naming it.
+    pub(super) fn check(&self) -> Result<(LineageDirection, u32), Problem> {
+        let direction = match self.direction.as_deref().unwrap_or("both") {
+            "upstream" => LineageDirection::Upstream,
+            "downstream" => LineageDirection::Downstream,
+            "both" => LineageDirection::Both,
+            other => {
+                return Err(Problem::bad_parameter(format!(
+                    "direction must be upstream, downstream or both, got {other:?}"
+                )));
+            }
+        };
+        let depth = self.depth.unwrap_or(8);
+        if depth == 0 || depth > MAX_LINEAGE_DEPTH {
+            return Err(Problem::bad_parameter(format!(
+                "depth must be within 1 and {MAX_LINEAGE_DEPTH}, got {depth}"
+            )));
+        }
+        Ok((direction, depth))
+    }
+}
+
 pub(super) async fn lineage(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -75,22 +98,7 @@ pub(super) async fn lineage(
     let Path(raw) = path.map_err(|e| Problem::bad_parameter(e.body_text()))?;
     let Query(q) = query.map_err(|e| Problem::bad_parameter(e.body_text()))?;
     let id = parse_id(&raw, "passport id")?.to_string();
-    let direction = match q.direction.as_deref().unwrap_or("both") {
-        "upstream" => LineageDirection::Upstream,
-        "downstream" => LineageDirection::Downstream,
-        "both" => LineageDirection::Both,
-        other => {
-            return Err(Problem::bad_parameter(format!(
-                "direction must be upstream, downstream or both, got {other:?}"
-            )));
-        }
-    };
-    let depth = q.depth.unwrap_or(8);
-    if depth == 0 || depth > MAX_LINEAGE_DEPTH {
-        return Err(Problem::bad_parameter(format!(
-            "depth must be within 1 and {MAX_LINEAGE_DEPTH}, got {depth}"
-        )));
-    }
+    let (direction, depth) = q.check()?;
     if state
         .store()
         .passport(&id, None)

@@ -17,15 +17,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use dpp_adapters::AdapterError;
 use dpp_adapters::contract::{PublishReceipt, PublishRequest};
 use dpp_schemas::Passport;
-use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::events::{DeliveryAttempted, DeliveryDead, DeliveryFailed, DeliverySucceeded};
 use super::partners::{PartnerConnections, PartnerError};
-use super::policy::redact;
-use super::selector_inputs;
+use super::policy::{Withheld, share};
 use crate::service::PASSPORT_JWS_TYP;
 use crate::store::{AttemptFailure, OutboxItem, Store};
 
@@ -376,33 +374,21 @@ async fn attempt(inner: &WorkerInner, item: &OutboxItem) -> Result<PublishReceip
         })?;
     let doc: Value = serde_json::from_str(&stored.canonical_json)
         .map_err(|e| AttemptError::Permanent(format!("stored passport is unreadable: {e}")))?;
-    let passport = Passport::deserialize(&doc)
-        .map_err(|e| AttemptError::Permanent(format!("stored passport is unreadable: {e}")))?;
-    let (product_ids, materials) = selector_inputs(&passport);
-    if !partner
-        .policy
-        .passports
-        .matches(&item.passport_id, &product_ids, &materials)
-    {
-        return Err(AttemptError::Permanent(format!(
+    let shared = share(&partner.policy, &item.passport_id, &doc).map_err(|e| match e {
+        Withheld::NotSelected => AttemptError::Permanent(format!(
             "the access policy of partner {} no longer selects passport {}",
             partner.name, item.passport_id
-        )));
-    }
-    let redacted = redact(&doc, &partner.policy.fields)
-        .map_err(|e| AttemptError::Permanent(format!("access policy: {e}")))?;
-    let (passport, signed_jws) = match redacted {
-        None => (passport, stored.jws),
-        Some(redacted) => {
-            let passport = Passport::deserialize(&redacted).map_err(|e| {
-                AttemptError::Permanent(format!(
-                    "the field policy of partner {} leaves no valid passport: {e}",
-                    partner.name
-                ))
-            })?;
-            let jws = redacted_jws(inner, item, &passport).await?;
-            (passport, jws)
-        }
+        )),
+        Withheld::Unusable(why) => AttemptError::Permanent(format!(
+            "passport {} for partner {}: {why}",
+            item.passport_id, partner.name
+        )),
+    })?;
+    let (passport, signed_jws) = if shared.redacted {
+        let jws = redacted_jws(inner, item, &shared.passport).await?;
+        (shared.passport, jws)
+    } else {
+        (shared.passport, stored.jws)
     };
     connection
         .publish(PublishRequest {

@@ -21,7 +21,6 @@ pub mod pull;
 use std::sync::Arc;
 
 use dpp_schemas::Passport;
-use serde::Deserialize;
 use tokio::sync::Notify;
 
 pub use delivery::{DeliveryHandle, DeliverySettings, DeliveryWorker};
@@ -157,18 +156,20 @@ pub async fn queue_push(
     })?;
     let doc: serde_json::Value = serde_json::from_str(&stored.canonical_json)
         .map_err(|e| StoreError::Corrupt(format!("passport {passport_id}: {e}")))?;
-    let passport = Passport::deserialize(&doc)
-        .map_err(|e| StoreError::Corrupt(format!("passport {passport_id}: {e}")))?;
-    let (product_ids, materials) = selector_inputs(&passport);
-    if !record
-        .policy
-        .passports
-        .matches(passport_id, &product_ids, &materials)
-    {
-        return Err(PushError::PolicyRefused {
-            partner: record.name,
-            passport: passport_id.to_owned(),
-        });
+    match policy::share(&record.policy, passport_id, &doc) {
+        Ok(_) => {}
+        Err(policy::Withheld::NotSelected) => {
+            return Err(PushError::PolicyRefused {
+                partner: record.name,
+                passport: passport_id.to_owned(),
+            });
+        }
+        Err(policy::Withheld::Unusable(reason)) => {
+            return Err(PushError::CannotPublish {
+                partner: record.name,
+                reason,
+            });
+        }
     }
     let item = store
         .enqueue_delivery(&record.name, passport_id, stored.version, actor)

@@ -20,7 +20,9 @@ use super::events::AdapterMetrics;
 use super::policy::field_policy_problems;
 use super::pull::{PartnerLookupError, PullPolicy, PullTarget, PullTargets};
 use crate::problem::ViolationDetail;
-use crate::store::{AccessPolicy, PartnerRecord, PartnerState, PullSettings, Store, StoreError};
+use crate::store::{
+    AccessPolicy, InboundLimits, PartnerRecord, PartnerState, PullSettings, Store, StoreError,
+};
 use crate::trust::PassportSigner;
 
 /// Longest partner name.
@@ -60,6 +62,10 @@ pub struct PartnerRegistration {
     /// defaults for members left out).
     #[serde(default)]
     pub pull: PullSettings,
+    /// How hard it may call the partner-facing API (gateway `[inbound]` defaults for members left
+    /// out).
+    #[serde(default)]
+    pub limits: InboundLimits,
     /// `registered` (default) or `trusted-unchecked`; `verified` / `failed` are set by the
     /// conformance suite only.
     #[serde(default)]
@@ -113,6 +119,9 @@ impl PartnerRegistration {
         for (member, message) in self.pull.problems() {
             problem(&format!("/pull/{member}"), message);
         }
+        for (member, message) in self.limits.problems() {
+            problem(&format!("/limits/{member}"), message);
+        }
         problems.extend(field_policy_problems(
             &self.policy.fields,
             schemas,
@@ -142,6 +151,7 @@ impl PartnerRegistration {
                 .collect(),
             policy: self.policy,
             pull: self.pull,
+            limits: self.limits,
             state,
             revision: 0,
             created_at: chrono::DateTime::UNIX_EPOCH,
@@ -277,6 +287,9 @@ pub struct PartnerView {
     pub policy: AccessPolicy,
     /// The pull policy in effect (defaults filled in).
     pub pull: PullSettings,
+    /// Limits on its calls to the partner-facing API, as registered (the gateway's `[inbound]`
+    /// defaults apply to members left out).
+    pub limits: InboundLimits,
     /// State.
     pub state: PartnerState,
     /// What its adapter can do (empty for an adapter compiled out of this binary).
@@ -306,6 +319,7 @@ impl PartnerView {
             allowed_hosts: record.allowed_hosts.clone(),
             policy: record.policy.clone(),
             pull: PullPolicy::from_settings(&record.pull).to_settings(),
+            limits: record.limits,
             state: record.state,
             capabilities,
             revision: record.revision,

@@ -10,11 +10,65 @@
 //! assert_eq!(redacted, serde_json::json!({ "materials": [{ "name": "PP" }] }));
 //! ```
 
-use dpp_schemas::{SchemaKind, SchemaRegistry};
+use dpp_schemas::{Passport, SchemaKind, SchemaRegistry};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::selector_inputs;
 use crate::problem::ViolationDetail;
-use crate::store::FieldPolicy;
+use crate::store::{AccessPolicy, FieldPolicy};
+
+/// A passport as one partner may have it.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// The passport with the fields the policy lets through.
+    pub passport: Passport,
+    /// Whether fields were removed: then the stored JWS does not cover it and the shared form
+    /// must be signed itself.
+    pub redacted: bool,
+}
+
+/// Why a partner may not have a passport.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Withheld {
+    /// The policy's passport selector does not select it.
+    #[error("the access policy does not select the passport")]
+    NotSelected,
+    /// The stored passport or what the field policy leaves of it is not a valid passport.
+    #[error("{0}")]
+    Unusable(String),
+}
+
+/// Applies a partner's access policy to one stored passport (`doc`, its canonical JSON): the
+/// passport selector first, then the field policy. Every way a partner gets a passport (push,
+/// pull, search, lineage) goes through here.
+pub fn share(policy: &AccessPolicy, passport_id: &str, doc: &Value) -> Result<Shared, Withheld> {
+    let passport = Passport::deserialize(doc)
+        .map_err(|e| Withheld::Unusable(format!("stored passport is unreadable: {e}")))?;
+    let (product_ids, materials) = selector_inputs(&passport);
+    if !policy
+        .passports
+        .matches(passport_id, &product_ids, &materials)
+    {
+        return Err(Withheld::NotSelected);
+    }
+    match redact(doc, &policy.fields)
+        .map_err(|e| Withheld::Unusable(format!("access policy: {e}")))?
+    {
+        None => Ok(Shared {
+            passport,
+            redacted: false,
+        }),
+        Some(redacted) => Passport::deserialize(&redacted)
+            .map(|passport| Shared {
+                passport,
+                redacted: true,
+            })
+            .map_err(|e| {
+                Withheld::Unusable(format!("the field policy leaves no valid passport: {e}"))
+            }),
+    }
+}
 
 /// Matches any array element or object member in a policy pointer.
 pub const WILDCARD: &str = "*";

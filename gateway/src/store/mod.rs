@@ -21,6 +21,7 @@ mod collection;
 mod conformance;
 mod error;
 mod outbox;
+mod partner_tokens;
 mod partners;
 mod passports;
 mod receipts;
@@ -39,12 +40,14 @@ pub use collection::{CategoryTotals, CollectionEntryRow, NewCollectionRecord};
 pub use conformance::{ConformanceRun, NewConformanceRun};
 pub use error::StoreError;
 pub use outbox::{AttemptFailure, MAX_OUTBOX_PAGE, OutboxFilter, OutboxItem, OutboxState};
+pub use partner_tokens::{PartnerToken, TOKEN_PREFIX};
 pub use partners::{
-    AccessPolicy, FieldPolicy, PartnerRecord, PartnerState, PassportSelector, PullSettings,
-    Subscription,
+    AccessPolicy, FieldPolicy, InboundLimits, PartnerRecord, PartnerState, PassportSelector,
+    PullSettings, Subscription,
 };
 pub use passports::{
     MAX_PAGE_SIZE, NewPassportVersion, Page, PassportFilter, StoredPassport, VersionSummary,
+    passport_cursor,
 };
 pub use receipts::{ReceiptClaim, Reservation};
 pub use trace::{

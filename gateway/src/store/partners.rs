@@ -247,6 +247,59 @@ impl PullSettings {
     }
 }
 
+/// How hard a partner may call the partner-facing API (`/partner/v1`). Members left out take the
+/// gateway's `[inbound]` defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InboundLimits {
+    /// Sustained requests per second (a token bucket refilled at this rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_second: Option<f64>,
+    /// Requests the bucket holds: how many may come at once after a quiet spell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u32>,
+    /// Requests of this partner being answered at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
+}
+
+impl InboundLimits {
+    /// Highest `requestsPerSecond`.
+    pub const MAX_RATE: f64 = 100_000.0;
+    /// Highest `burst` and `maxConcurrent`.
+    pub const MAX_COUNT: u32 = 100_000;
+
+    /// Problems with the limits, as `(member, message)`.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if let Some(rate) = self.requests_per_second
+            && !(rate.is_finite() && (0.001..=Self::MAX_RATE).contains(&rate))
+        {
+            problems.push((
+                "requestsPerSecond",
+                format!(
+                    "must be 0.001 to {} requests per second, got {rate}",
+                    Self::MAX_RATE
+                ),
+            ));
+        }
+        for (member, value) in [
+            ("burst", self.burst),
+            ("maxConcurrent", self.max_concurrent),
+        ] {
+            if let Some(value) = value
+                && !(1..=Self::MAX_COUNT).contains(&value)
+            {
+                problems.push((
+                    member,
+                    format!("must be 1 to {}, got {value}", Self::MAX_COUNT),
+                ));
+            }
+        }
+        problems
+    }
+}
+
 /// A partner as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartnerRecord {
@@ -264,6 +317,8 @@ pub struct PartnerRecord {
     pub policy: AccessPolicy,
     /// How its passports are pulled (members given at registration; defaults fill the rest).
     pub pull: PullSettings,
+    /// How hard it may call the partner-facing API (members given at registration).
+    pub limits: InboundLimits,
     /// Where it stands.
     pub state: PartnerState,
     /// Grows with every change of the row.
@@ -298,18 +353,20 @@ pub struct Subscription {
     pub created_at: DateTime<Utc>,
 }
 
-const PARTNER_COLUMNS: &str = "name, adapter_type, endpoint, settings_json, allowed_hosts, \
-                               policy_json, pull_json, state, revision, created_at, updated_at";
+pub(super) const PARTNER_COLUMNS: &str = "name, adapter_type, endpoint, settings_json, allowed_hosts, \
+                               policy_json, pull_json, limits_json, state, revision, \
+                               created_at, updated_at";
 
 fn corrupt(what: &str, e: impl fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
-fn partner_from_row(row: &AnyRow) -> Result<PartnerRecord, StoreError> {
+pub(super) fn partner_from_row(row: &AnyRow) -> Result<PartnerRecord, StoreError> {
     let settings: String = row.try_get("settings_json")?;
     let hosts: String = row.try_get("allowed_hosts")?;
     let policy: String = row.try_get("policy_json")?;
     let pull: String = row.try_get("pull_json")?;
+    let limits: String = row.try_get("limits_json")?;
     let state: String = row.try_get("state")?;
     Ok(PartnerRecord {
         name: row.try_get("name")?,
@@ -320,6 +377,7 @@ fn partner_from_row(row: &AnyRow) -> Result<PartnerRecord, StoreError> {
             .map_err(|e| corrupt("partner allowed hosts", e))?,
         policy: serde_json::from_str(&policy).map_err(|e| corrupt("partner policy", e))?,
         pull: serde_json::from_str(&pull).map_err(|e| corrupt("partner pull settings", e))?,
+        limits: serde_json::from_str(&limits).map_err(|e| corrupt("partner limits", e))?,
         state: state.parse().map_err(|e| corrupt("partner state", e))?,
         revision: row.try_get("revision")?,
         created_at: from_millis(row.try_get("created_at")?)?,
@@ -343,8 +401,8 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO partners (name, adapter_type, endpoint, settings_json, allowed_hosts, \
-             policy_json, pull_json, state, revision, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9) ON CONFLICT (name) DO NOTHING",
+             policy_json, pull_json, limits_json, state, revision, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10) ON CONFLICT (name) DO NOTHING",
         )
         .bind(&p.name)
         .bind(&p.adapter_type)
@@ -353,6 +411,7 @@ impl Store {
         .bind(to_json("allowed hosts", &p.allowed_hosts)?)
         .bind(to_json("policy", &p.policy)?)
         .bind(to_json("pull settings", &p.pull)?)
+        .bind(to_json("limits", &p.limits)?)
         .bind(p.state.as_str())
         .bind(now)
         .execute(&mut *tx)
@@ -434,16 +493,20 @@ impl Store {
         Ok(())
     }
 
-    /// Removes a partner and its subscriptions; its undelivered outbox items become `dead`
+    /// Removes a partner, its subscriptions and its API tokens; its undelivered outbox items become `dead`
     /// ("partner removed"), so nothing is sent to a partner that no longer exists.
     /// [`StoreError::NotFound`] if there is no such partner.
     pub async fn delete_partner(&self, name: &str, actor: &str) -> Result<(), StoreError> {
         let now = now_millis();
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM subscriptions WHERE partner = $1")
+        for table in ["subscriptions", "partner_tokens"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE partner = $1"
+            )))
             .bind(name)
             .execute(&mut *tx)
             .await?;
+        }
         let deleted = sqlx::query("DELETE FROM partners WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)

@@ -102,7 +102,8 @@ fn passport_from_row(row: &AnyRow) -> Result<StoredPassport, StoreError> {
 }
 
 /// Listing cursors are the last id of the page, base64url-encoded so callers treat them as opaque.
-fn encode_cursor(last_id: &str) -> String {
+/// Listing `after` this cursor goes on with the passports whose ids sort after `last_id`.
+pub fn passport_cursor(last_id: &str) -> String {
     URL_SAFE_NO_PAD.encode(last_id.as_bytes())
 }
 
@@ -329,7 +330,7 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         let next_cursor = if items.len() > limit as usize {
             items.truncate(limit as usize);
-            items.last().map(|p| encode_cursor(&p.id))
+            items.last().map(|p| passport_cursor(&p.id))
         } else {
             None
         };
@@ -421,7 +422,7 @@ mod tests {
     #[test]
     fn cursor_round_trip_and_garbage() {
         let id = "urn:dpp:bumper/ä 1";
-        assert_eq!(decode_cursor(&encode_cursor(id)).unwrap(), id);
+        assert_eq!(decode_cursor(&passport_cursor(id)).unwrap(), id);
         assert!(matches!(
             decode_cursor("not base64!"),
             Err(StoreError::InvalidCursor(_))

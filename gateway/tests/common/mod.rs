@@ -12,6 +12,7 @@ pub struct TestGateway {
     pub base: String,
     pub http: reqwest::Client,
     pub store: Store,
+    pub state: dpp_gateway::api::AppState,
     _dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -36,6 +37,7 @@ impl TestGateway {
         adjust(&mut config);
         let gateway = Gateway::build(config).await.unwrap();
         let store = gateway.state.store().clone();
+        let state = gateway.state.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(gateway.serve(listener, async move {
             let _ = stopped.await;
@@ -44,6 +46,7 @@ impl TestGateway {
             base: format!("http://{addr}"),
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
             store,
+            state,
             _dir: dir,
             _stop: stop,
         }
