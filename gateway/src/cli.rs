@@ -176,6 +176,40 @@ pub enum PartnerCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// The tokens a partner calls `/partner/v1` with.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `partner token …`.
+#[derive(Debug, Subcommand, Clone)]
+pub enum TokenCommand {
+    /// Issue a new token and print it: it is shown this once, only its SHA-256 is kept.
+    Issue {
+        /// The partner's name.
+        name: String,
+        /// Configuration.
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// List the partner's tokens (id, digest hint, creation time; never the token).
+    List {
+        /// The partner's name.
+        name: String,
+        /// Configuration.
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Revoke one token by its id.
+    Revoke {
+        /// The partner's name.
+        name: String,
+        /// The token's id (from `partner token list`).
+        id: String,
+        /// Configuration.
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 /// `partner add` options.
@@ -199,6 +233,10 @@ pub struct PartnerAddArgs {
     /// TOML or JSON file with the access policy (`[passports]`, `[fields]`).
     #[arg(long)]
     pub policy: Option<PathBuf>,
+    /// TOML or JSON file with its limits on `/partner/v1` (`requestsPerSecond`, `burst`,
+    /// `maxConcurrent`); the `[inbound]` defaults otherwise.
+    #[arg(long)]
+    pub limits: Option<PathBuf>,
     /// Allow deliveries without a conformance run (state `trusted-unchecked`).
     #[arg(long)]
     pub trusted_unchecked: bool,
@@ -505,6 +543,9 @@ async fn partner(command: PartnerCommand) -> anyhow::Result<std::process::ExitCo
             if let Some(path) = &args.policy {
                 doc["policy"] = read_table(path)?;
             }
+            if let Some(path) = &args.limits {
+                doc["limits"] = read_table(path)?;
+            }
             if args.trusted_unchecked {
                 doc["state"] = "trusted-unchecked".into();
             }
@@ -596,8 +637,49 @@ async fn partner(command: PartnerCommand) -> anyhow::Result<std::process::ExitCo
                 Err(e) => return Err(e.into()),
             }
         }
+        PartnerCommand::Token(command) => token(command).await?,
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn token(command: TokenCommand) -> anyhow::Result<()> {
+    use crate::store::StoreError;
+    match command {
+        TokenCommand::Issue { name, config } => {
+            let store = open_store(&config.load()?).await?;
+            match store.issue_partner_token(&name, "cli").await {
+                Ok((token, listed)) => {
+                    eprintln!(
+                        "token {} for partner {name}; it is shown this once:",
+                        listed.id
+                    );
+                    println!("{token}");
+                }
+                Err(StoreError::NotFound) => bail!("no partner named {name:?}"),
+                Err(StoreError::StateConflict(why)) => bail!("{why}"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        TokenCommand::List { name, config } => {
+            let store = open_store(&config.load()?).await?;
+            if store.partner(&name).await?.is_none() {
+                bail!("no partner named {name:?}");
+            }
+            println!("{:<38} {:<20} created", "id", "hint");
+            for t in store.partner_tokens(&name).await? {
+                println!("{:<38} {:<20} {}", t.id, t.hint, t.created_at.to_rfc3339());
+            }
+        }
+        TokenCommand::Revoke { name, id, config } => {
+            let store = open_store(&config.load()?).await?;
+            match store.revoke_partner_token(&name, &id, "cli").await {
+                Ok(()) => println!("revoked token {id} of partner {name}"),
+                Err(StoreError::NotFound) => bail!("partner {name:?} has no token {id:?}"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `config validate`: every stored partner's adapter table through its adapter's pure

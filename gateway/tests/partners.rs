@@ -363,6 +363,8 @@ auth = { mode = "login", account_id = "ops@example.jp", password = { file = "/ru
     assert!(validate.status.success(), "{}", text(&validate.stderr));
     assert!(text(&validate.stdout).contains("partners: none"));
 
+    let limits_file = dir.path().join("limits.toml");
+    std::fs::write(&limits_file, "requestsPerSecond = 5.0\nmaxConcurrent = 2\n").unwrap();
     let settings = settings_file.to_str().unwrap();
     let policy = policy_file.to_str().unwrap();
     let add = gateway(
@@ -378,6 +380,8 @@ auth = { mode = "login", account_id = "ops@example.jp", password = { file = "/ru
             settings,
             "--policy",
             policy,
+            "--limits",
+            limits_file.to_str().unwrap(),
             "--allowed-host",
             "ouranos.internal",
             "--trusted-unchecked",
@@ -391,6 +395,39 @@ auth = { mode = "login", account_id = "ops@example.jp", password = { file = "/ru
         shown["policy"]["fields"]["deny"],
         json!(["/carbonFootprint"])
     );
+    assert_eq!(
+        shown["limits"],
+        json!({ "requestsPerSecond": 5.0, "maxConcurrent": 2 })
+    );
+
+    // Partner tokens: printed once on issue, listed by id and hint, revoked by id.
+    let issued = gateway(&["partner", "token", "issue", "ouranos-cli"], dir.path());
+    assert!(issued.status.success(), "{}", text(&issued.stderr));
+    let token = text(&issued.stdout).trim().to_owned();
+    assert!(token.starts_with("dppp_") && token.len() > 40, "{token}");
+    let listed = text(&gateway(&["partner", "token", "list", "ouranos-cli"], dir.path()).stdout);
+    assert!(!listed.contains(&token[5..]), "{listed}");
+    let id = listed
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    assert!(text(&issued.stderr).contains(&id), "{listed}");
+    let revoked = gateway(
+        &["partner", "token", "revoke", "ouranos-cli", &id],
+        dir.path(),
+    );
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    let again = gateway(
+        &["partner", "token", "revoke", "ouranos-cli", &id],
+        dir.path(),
+    );
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again.stderr));
+    let listed = text(&gateway(&["partner", "token", "list", "ouranos-cli"], dir.path()).stdout);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    let nobody = gateway(&["partner", "token", "issue", "nobody"], dir.path());
+    assert_eq!(nobody.status.code(), Some(2));
 
     // Same validation as the API: an inline secret is refused, named, not echoed.
     let inline = dir.path().join("inline.toml");
