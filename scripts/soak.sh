@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Soak: mixed API load on loopback at ~80 % of the rate measured in the same run, for MINUTES.
+# Before that, one line with the gateway's RSS sampled every SOAK_SAMPLE_SECS (30) and how many
+# passports the soak wrote, so growth can be told from a leak (a leak keeps climbing; caches level off).
 # Ends with: errors=… requests=… rate_per_s=… max_per_s=… rss_start_kb=… rss_end_kb=…
-# Usage: scripts/soak.sh [MINUTES=10]   (SOAK_WORKERS=8 client threads)
+# Usage: scripts/soak.sh [MINUTES=10]   (SOAK_WORKERS=8 client threads; SOAK_WRITES=0 for a
+# read-only mix: the 10 % of new passports become reads)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-10}
@@ -23,7 +26,10 @@ python3 - "$port" "$token" "$pid" "$minutes" <<'PY'
 import http.client, json, random, sys, threading, time, uuid
 
 port, token, pid, minutes = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-workers = int(__import__("os").environ.get("SOAK_WORKERS", "8"))
+import os
+workers = int(os.environ.get("SOAK_WORKERS", "8"))
+writes = os.environ.get("SOAK_WRITES", "1") != "0"
+sample_secs = float(os.environ.get("SOAK_SAMPLE_SECS", "30"))
 auth = {"Authorization": f"Bearer {token}"}
 
 def rss_kb():
@@ -70,7 +76,7 @@ def one(conn, rng):
         return request(conn, "GET", f"/api/v1/passports/{rng.choice(ids)}/signed")
     if roll < 0.85:
         return request(conn, "GET", "/api/v1/passports?polymer=PP&limit=20")
-    if roll < 0.90:
+    if roll < 0.90 or not writes:
         return request(conn, "GET", "/.well-known/jwks.json")
     with lock:
         counter[0] += 1
@@ -108,10 +114,22 @@ counts.update(requests=0, errors=0)
 # 2. The soak at 80 % of it.
 target = 0.8 * max_rate
 rss_start = rss_kb()
+written_before = counter[0]
+samples = []
+stop = threading.Event()
+def sample():
+    while not stop.wait(sample_secs):
+        samples.append(rss_kb())
+sampler = threading.Thread(target=sample)
+sampler.start()
 started = time.monotonic()
 run(minutes * 60, workers / target)
 elapsed = time.monotonic() - started
+stop.set()
+sampler.join()
 rss_end = rss_kb()
+print(f"passports_written={counter[0] - written_before} rss_every_{sample_secs:.0f}s_kb="
+      + ",".join(str(x) for x in samples))
 print(f"errors={counts['errors']} requests={counts['requests']} rate_per_s={counts['requests']/elapsed:.0f} "
       f"max_per_s={max_rate:.0f} rss_start_kb={rss_start} rss_end_kb={rss_end}")
 PY

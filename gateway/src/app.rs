@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use dpp_adapters::AdapterRegistry;
@@ -107,13 +108,38 @@ impl Gateway {
             exchange.wake.clone(),
         )
         .spawn();
+        let pruner = tokio::spawn(prune_receipts(
+            self.state.store().clone(),
+            Duration::from_secs(self.state.config.idempotency_retention_hours * 3600),
+        ));
         let app = router(self.state.clone());
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await
             .context("the HTTP server failed");
+        pruner.abort();
         worker.shutdown().await;
         served
+    }
+}
+
+/// How often expired idempotency receipts are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// Deletes idempotency receipts older than `retention`, at start and every [`PRUNE_EVERY`].
+async fn prune_receipts(store: crate::store::Store, retention: Duration) {
+    let mut every = tokio::time::interval(PRUNE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match store.prune_receipts(retention).await {
+            Ok(0) => {}
+            Ok(n) => {
+                metrics::counter!("dpp_idempotency_receipts_pruned_total").increment(n);
+                tracing::info!(pruned = n, "expired idempotency receipts deleted");
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot delete expired idempotency receipts"),
+        }
     }
 }
 

@@ -42,6 +42,14 @@ pub struct Config {
     /// Default limits on each partner's calls to the partner-facing API.
     #[serde(default)]
     pub inbound: InboundConfig,
+    /// How long an `Idempotency-Key` answer is kept for replay, hours; older receipts are
+    /// deleted (a retry after that is a new request).
+    #[serde(default = "default_idempotency_retention")]
+    pub idempotency_retention_hours: u64,
+}
+
+fn default_idempotency_retention() -> u64 {
+    7 * 24
 }
 
 /// Default limits on each partner's calls to `/partner/v1` (`[inbound]`); a partner's
@@ -192,6 +200,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             delivery: DeliveryConfig::default(),
             inbound: InboundConfig::default(),
+            idempotency_retention_hours: default_idempotency_retention(),
         }
     }
 }
@@ -303,6 +312,11 @@ impl Config {
                     "API tokens must be at least 16 characters long".into(),
                 ));
             }
+        }
+        if self.idempotency_retention_hours == 0 {
+            return Err(ConfigError::Semantic(
+                "idempotency_retention_hours must be at least 1, got 0".into(),
+            ));
         }
         self.delivery.check()?;
         self.inbound.check()

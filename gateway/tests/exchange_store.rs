@@ -30,6 +30,7 @@ on_both_backends!(
     list_pages_filter_by_state_and_partner,
     the_inbound_receipts_table_exists,
     partner_tokens_resolve_list_revoke_and_go_with_the_partner,
+    expired_receipts_are_pruned_in_batches_and_fresh_ones_kept,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -598,4 +599,38 @@ async fn partner_tokens_resolve_list_revoke_and_go_with_the_partner(db: &TestDb)
         "a token does not outlive its partner"
     );
     assert!(store.partner_tokens("tokai").await.unwrap().is_empty());
+}
+
+async fn expired_receipts_are_pruned_in_batches_and_fresh_ones_kept(db: &TestDb) {
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let now = Utc::now().timestamp_millis();
+    let two_hours = 2 * 3600 * 1000;
+    let mut tx = conn.begin().await.unwrap();
+    // 2,500 receipts two hours old (more than two pruning batches) and 3 fresh ones.
+    for (i, created) in (0..2_503).map(|i| (i, if i < 2_500 { now - two_hours } else { now })) {
+        sqlx::query(
+            "INSERT INTO inbound_receipts (partner, idempotency_key, request_sha256, status, \
+             response_body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind("admin:1234abcd")
+        .bind(format!("key-{i}"))
+        .bind("abc")
+        .bind(201_i64)
+        .bind("{}")
+        .bind(created)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let hour = Duration::from_secs(3600);
+    assert_eq!(db.store.prune_receipts(hour).await.unwrap(), 2_500);
+    assert_eq!(db.store.prune_receipts(hour).await.unwrap(), 0);
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbound_receipts")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 3);
+    conn.close().await.unwrap();
 }

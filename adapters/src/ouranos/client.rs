@@ -2,6 +2,7 @@
 //! one token renewal on 401, request bodies validated against the published schema before they
 //! leave, status → typed error, `link`-header paging and the `x-track` id in every log line.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -204,6 +205,12 @@ impl DataTransportClient {
     }
 
     /// Every item of a paged list, following `link` until it is absent.
+    ///
+    /// Only the `after` value of the link is used: the next page is always asked of our own
+    /// endpoint, whatever host the link names. A remote that pages without end is refused
+    /// ([`PageWalk`]): a cursor seen before is a loop, and more than [`MAX_PAGES`] pages is too
+    /// many, and a page longer than `limit` breaks the spec, so a list walk costs at most
+    /// `MAX_PAGES` requests and `MAX_PAGES × page_size` items.
     pub(crate) async fn list_all(
         &self,
         target: Target,
@@ -211,8 +218,9 @@ impl DataTransportClient {
         page_size: u32,
     ) -> Result<Vec<Value>, AdapterError> {
         let mut items = Vec::new();
-        let mut after: Option<String> = None;
+        let mut walk = PageWalk::new(target, &self.endpoint);
         let limit = page_size.to_string();
+        let mut after: Option<String> = None;
         loop {
             let mut q: Vec<(&str, &str)> = query.to_vec();
             q.push(("limit", &limit));
@@ -221,6 +229,16 @@ impl DataTransportClient {
             }
             let answer = self.call(Method::GET, target, &q, None).await?;
             match answer.body {
+                // More than asked for breaks the spec's `limit`, and the bound above with it.
+                Value::Array(page) if page.len() > page_size as usize => {
+                    return Err(AdapterError::Mapping {
+                        field: target.to_string(),
+                        reason: format!(
+                            "a page of {} items answered limit={page_size}",
+                            page.len()
+                        ),
+                    });
+                }
                 Value::Array(page) => items.extend(page),
                 Value::Null => {}
                 other => {
@@ -230,12 +248,76 @@ impl DataTransportClient {
                     });
                 }
             }
-            match answer.next_after {
-                // A link pointing where we already are would loop forever.
-                Some(next) if after.as_deref() != Some(next.as_str()) => after = Some(next),
-                _ => return Ok(items),
+            match walk.next(answer.next_after)? {
+                Some(next) => after = Some(next),
+                None => return Ok(items),
             }
         }
+    }
+}
+
+/// Most pages one list walk of the Ouranos adapter follows (parts by name, trade requests,
+/// trade responses, statuses). With the configured `page_size` (at most 100, the spec's
+/// largest) that is up to 100 000 items; a longer list is refused rather than read. It bounds
+/// what a remote that hands out fresh cursors forever can cost: at most this many requests, and
+/// this many pages held in memory, before the walk fails.
+pub const MAX_PAGES: usize = 1_000;
+
+/// The cursor bookkeeping of one list walk: every `after` followed so far, and how many pages
+/// were read.
+///
+/// Both refusals are [`AdapterError::Mapping`]: the variant this client already uses for a list
+/// answer that does not follow the published shape, and not retryable — trying again would walk
+/// the same endless list, so the outbox must not back off and repeat it. The gateway reports it
+/// as the remote answering invalid data, which is what happened. `Remote` would claim an error
+/// status the remote never sent, and the transport variants are retryable.
+#[derive(Debug)]
+pub(crate) struct PageWalk {
+    target: Target,
+    endpoint: String,
+    seen: HashSet<String>,
+    pages: usize,
+}
+
+impl PageWalk {
+    pub(crate) fn new(target: Target, endpoint: &Url) -> Self {
+        Self {
+            target,
+            endpoint: endpoint.to_string(),
+            seen: HashSet::new(),
+            pages: 0,
+        }
+    }
+
+    /// Called once per page read, with that page's `after` of the `link` header: the cursor to
+    /// ask for next, `None` when the list is complete, or an error for a loop or too many pages.
+    pub(crate) fn next(
+        &mut self,
+        next_after: Option<String>,
+    ) -> Result<Option<String>, AdapterError> {
+        self.pages += 1;
+        let Some(next) = next_after else {
+            return Ok(None);
+        };
+        if !self.seen.insert(next.clone()) {
+            return Err(AdapterError::Mapping {
+                field: format!("{} paging", self.target),
+                reason: format!(
+                    "the link header of ouranos {} at {} leads back to cursor {next:?} after {} pages: the list loops",
+                    self.target, self.endpoint, self.pages
+                ),
+            });
+        }
+        if self.pages >= MAX_PAGES {
+            return Err(AdapterError::Mapping {
+                field: format!("{} paging", self.target),
+                reason: format!(
+                    "ouranos {} at {} still links to a next page after {MAX_PAGES} pages (MAX_PAGES = {MAX_PAGES}); refusing a list without end",
+                    self.target, self.endpoint
+                ),
+            });
+        }
+        Ok(Some(next))
     }
 }
 
@@ -338,6 +420,61 @@ mod tests {
         assert_eq!(
             next_after("</api?after=a%2Fb>; rel=\"next\"").as_deref(),
             Some("a/b")
+        );
+    }
+
+    fn walk() -> PageWalk {
+        PageWalk::new(
+            Target::Parts,
+            &Url::parse("https://ouranos.example/").unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_walk_ends_where_the_link_ends() {
+        let mut w = walk();
+        assert_eq!(w.next(Some("a".into())).unwrap().as_deref(), Some("a"));
+        assert_eq!(w.next(Some("b".into())).unwrap().as_deref(), Some("b"));
+        assert_eq!(w.next(None).unwrap(), None);
+    }
+
+    #[test]
+    fn a_cursor_seen_before_is_a_loop_and_refused() {
+        // A → B → A: the old check only compared with the cursor just followed.
+        let mut w = walk();
+        assert_eq!(w.next(Some("A".into())).unwrap().as_deref(), Some("A"));
+        assert_eq!(w.next(Some("B".into())).unwrap().as_deref(), Some("B"));
+        let err = w.next(Some("A".into())).unwrap_err();
+        assert!(matches!(err, AdapterError::Mapping { .. }), "{err:?}");
+        assert!(!err.is_retryable());
+        let text = err.to_string();
+        assert!(text.contains("parts") && text.contains("loops"), "{text}");
+        // A link to the page just read is a loop too.
+        let mut w = walk();
+        w.next(Some("A".into())).unwrap();
+        assert!(w.next(Some("A".into())).is_err());
+    }
+
+    #[test]
+    fn a_walk_is_refused_after_max_pages() {
+        let mut w = walk();
+        for i in 1..MAX_PAGES {
+            assert!(w.next(Some(format!("c{i}"))).unwrap().is_some(), "page {i}");
+        }
+        // The last page allowed may still end the list …
+        let mut ending = walk();
+        for i in 1..MAX_PAGES {
+            ending.next(Some(format!("c{i}"))).unwrap();
+        }
+        assert_eq!(ending.next(None).unwrap(), None);
+        // … but one that links further is refused, naming the target and the cap.
+        let err = w.next(Some("one-more".into())).unwrap_err();
+        assert!(matches!(err, AdapterError::Mapping { .. }), "{err:?}");
+        assert!(!err.is_retryable());
+        let text = err.to_string();
+        assert!(
+            text.contains("parts") && text.contains(&MAX_PAGES.to_string()),
+            "{text}"
         );
     }
 

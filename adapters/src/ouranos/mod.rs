@@ -24,6 +24,7 @@ use serde_json::Value;
 
 use self::auth::{Credentials, TokenSource};
 use self::client::DataTransportClient;
+pub use self::client::MAX_PAGES;
 use self::config::{AuthMode, OuranosSettings};
 use self::mapping::{
     CfpModel, OuranosIds, PartsModel, PartsStructureModel, RequestStatus, StatusModel, TradeModel,

@@ -3,6 +3,7 @@
 //! ```text
 //! dpp-mock ouranos --listen 127.0.0.1:8081 --api-key KEY --account buyer@example.com:Passw0rd \
 //!     --client gateway:s3cret --error-rate 0.3 --seed-data
+//! dpp-mock ouranos --account buyer@example.com:Passw0rd --hostile-paging endless-cursor
 //! ```
 
 use std::net::SocketAddr;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use dpp_conformance::mock::ouranos::{
-    Account, Break, ClientCredentials, Faults, MockConfig, MockOuranos,
+    Account, Break, ClientCredentials, Faults, HostilePaging, MockConfig, MockOuranos,
 };
 
 #[derive(Parser)]
@@ -81,6 +82,12 @@ struct OuranosArgs {
     /// repeatable. For proving the suite catches it; never for real use.
     #[arg(long = "break", value_name = "CASE-ID")]
     breaks: Vec<String>,
+    /// Play a hostile remote in list paging, for testing clients: `foreign-host` (the `link`
+    /// URL names 169.254.169.254, the cursor stays valid), `endless-cursor` (every page links
+    /// to a fresh cursor; unknown cursors restart the list) or `oversized-pages` (pages ignore
+    /// `limit`). Never for real use.
+    #[arg(long, value_name = "MODE")]
+    hostile_paging: Option<String>,
 }
 
 fn split_pair(raw: &str, what: &str) -> anyhow::Result<(String, String)> {
@@ -141,6 +148,19 @@ fn ouranos_config(args: OuranosArgs) -> anyhow::Result<MockConfig> {
             })
         })
         .collect::<anyhow::Result<_>>()?;
+    let hostile_paging = args
+        .hostile_paging
+        .as_deref()
+        .map(|name| {
+            HostilePaging::from_name(name).with_context(|| {
+                let known: Vec<&str> = HostilePaging::ALL.map(HostilePaging::as_str).to_vec();
+                format!(
+                    "--hostile-paging: no mode {name:?}; known: {}",
+                    known.join(", ")
+                )
+            })
+        })
+        .transpose()?;
     Ok(MockConfig {
         listen: args.listen,
         api_key: args.api_key,
@@ -152,6 +172,7 @@ fn ouranos_config(args: OuranosArgs) -> anyhow::Result<MockConfig> {
         seed: args.seed,
         seed_data: args.seed_data,
         breaks,
+        hostile_paging,
     })
 }
 
@@ -171,6 +192,12 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("starting the ouranos mock")?;
             println!("mock ouranos listening on {}", mock.base_url());
+            if let Some(mode) = mock.hostile_paging() {
+                eprintln!(
+                    "warning: paging as a hostile remote on purpose: {}",
+                    mode.as_str()
+                );
+            }
             for rule in mock.breaks() {
                 eprintln!(
                     "warning: breaking {} on purpose: {}",

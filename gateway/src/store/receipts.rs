@@ -214,6 +214,37 @@ impl Store {
     }
 }
 
+/// Most receipts one pruning statement deletes, so a large backlog never holds SQLite's write
+/// lock for long.
+const PRUNE_BATCH: i64 = 1_000;
+
+impl Store {
+    /// Deletes receipts older than `retention` (of any state: a reservation or a lost answer that
+    /// old is long past its lease), in batches; returns how many. A retry after this is a new
+    /// request: the key's promise lasts `retention`.
+    pub async fn prune_receipts(&self, retention: Duration) -> Result<u64, StoreError> {
+        let cutoff =
+            now_millis().saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+        let mut pruned = 0;
+        loop {
+            let deleted = sqlx::query(
+                "DELETE FROM inbound_receipts WHERE (partner, idempotency_key) IN \
+                 (SELECT partner, idempotency_key FROM inbound_receipts \
+                  WHERE created_at < $1 LIMIT $2)",
+            )
+            .bind(cutoff)
+            .bind(PRUNE_BATCH)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            pruned += deleted;
+            if deleted < PRUNE_BATCH as u64 {
+                return Ok(pruned);
+            }
+        }
+    }
+}
+
 /// Inside a write transaction: when the task serves a request that holds an idempotency key,
 /// marks its receipt committed, in this transaction. Fails (rolling the write back) when the
 /// reservation was taken over by a retry.

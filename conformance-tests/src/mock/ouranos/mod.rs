@@ -22,7 +22,8 @@
 //!
 //! Behaviour beyond the published interface (documented in conformance-tests/README.md):
 //! an `Idempotency-Key` header on PUT/POST/DELETE replays the first successful answer;
-//! faults are injected by [`Faults`] and the `/__admin/*` endpoints.
+//! faults are injected by [`Faults`] and the `/__admin/*` endpoints; [`HostilePaging`] makes it
+//! abuse the `link` header of lists, to test that a client is not led elsewhere or forever.
 
 mod breaks;
 mod model;
@@ -88,6 +89,51 @@ pub struct MockConfig {
     /// Rules the mock deliberately breaks, one per conformance case (see [`Break`]); empty for
     /// a correct mock.
     pub breaks: BTreeSet<Break>,
+    /// Play a hostile remote in the `link` paging of every list (see [`HostilePaging`]); `None`
+    /// for an honest one.
+    pub hostile_paging: Option<HostilePaging>,
+}
+
+/// How a hostile remote abuses the `link` header of paged lists (`GET parts`, `tradeRequest`,
+/// `tradeResponse`, `status`), for testing that a client survives it. Not a [`Break`]: no
+/// conformance case checks it; it tests the *client* of the data space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HostilePaging {
+    /// The `link` URL names the host `169.254.169.254` (the cloud metadata address) instead of
+    /// the mock's own; its `after` cursor is still valid on the mock. A client that follows the
+    /// URL instead of asking its own endpoint for that cursor leaks its credentials there.
+    ForeignHost,
+    /// Every list page, the last one included, carries a `link` with a fresh random `after`
+    /// (a v4 UUID, never seen before), and a request with an unknown `after` answers the first
+    /// page again: the list never ends. A client must give up after a bounded number of pages.
+    EndlessCursor,
+    /// Every list page ignores `limit` and holds every item from the cursor on (the `link`
+    /// still names the next page as if `limit` had been kept): a client that trusts `limit` to
+    /// bound what it holds must check the page.
+    OversizedPages,
+}
+
+impl HostilePaging {
+    /// Every mode.
+    pub const ALL: [HostilePaging; 3] = [
+        HostilePaging::ForeignHost,
+        HostilePaging::EndlessCursor,
+        HostilePaging::OversizedPages,
+    ];
+
+    /// The `--hostile-paging` name: `foreign-host` or `endless-cursor`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostilePaging::ForeignHost => "foreign-host",
+            HostilePaging::EndlessCursor => "endless-cursor",
+            HostilePaging::OversizedPages => "oversized-pages",
+        }
+    }
+
+    /// The mode named `name` (see [`as_str`](Self::as_str)).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == name)
+    }
 }
 
 impl Default for MockConfig {
@@ -103,6 +149,7 @@ impl Default for MockConfig {
             seed: 1,
             seed_data: false,
             breaks: BTreeSet::new(),
+            hostile_paging: None,
         }
     }
 }
@@ -120,6 +167,12 @@ impl MockConfig {
     /// Makes the mock break one rule on purpose (see [`Break`]).
     pub fn with_break(mut self, rule: Break) -> Self {
         self.breaks.insert(rule);
+        self
+    }
+
+    /// Makes the mock a hostile remote in its list paging (see [`HostilePaging`]).
+    pub fn with_hostile_paging(mut self, mode: HostilePaging) -> Self {
+        self.hostile_paging = Some(mode);
         self
     }
 
@@ -211,6 +264,12 @@ impl MockOuranos {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
+        if let Some(mode) = config.hostile_paging {
+            tracing::warn!(
+                mode = mode.as_str(),
+                "mock pages as a hostile remote on purpose"
+            );
+        }
         for rule in &config.breaks {
             tracing::warn!(
                 case = rule.case_id(),
@@ -249,6 +308,11 @@ impl MockOuranos {
     /// The rules this mock breaks on purpose.
     pub fn breaks(&self) -> &BTreeSet<Break> {
         &self.shared.config.breaks
+    }
+
+    /// The hostile paging this mock plays on purpose, if any.
+    pub fn hostile_paging(&self) -> Option<HostilePaging> {
+        self.shared.config.hostile_paging
     }
 
     /// The `apiKey` the mock expects.

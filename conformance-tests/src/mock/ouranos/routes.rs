@@ -19,9 +19,12 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::store::{ApiError, Caller, Query, Reply, Scope, allowed_params};
-use super::{Break, Shared, Stats, lock};
+use super::{Break, HostilePaging, Shared, Stats, lock};
 use crate::mock::faults::{Before, Faults};
 use crate::mock::server::ConnectionControl;
+
+/// The host of `link` URLs under [`HostilePaging::ForeignHost`]: the cloud metadata address.
+const FOREIGN_HOST: &str = "169.254.169.254";
 
 /// Largest request body the mock reads.
 const MAX_BODY: usize = 8 << 20;
@@ -606,9 +609,14 @@ fn render_reply(
         out.body = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
     }
     if let Some(page) = reply.next.filter(|_| !shared.broken(Break::NoLinkHeader)) {
-        let host = header_str(headers, "host")
-            .map(str::to_owned)
-            .unwrap_or_else(|| shared.addr.to_string());
+        let host = if shared.config.hostile_paging == Some(HostilePaging::ForeignHost) {
+            // Hostile on purpose: the cloud metadata address, with a cursor valid here.
+            FOREIGN_HOST.to_owned()
+        } else {
+            header_str(headers, "host")
+                .map(str::to_owned)
+                .unwrap_or_else(|| shared.addr.to_string())
+        };
         let mut next = form_urlencoded::Serializer::new(String::new());
         for (k, v) in query.0.iter().filter(|(k, _)| k != "limit" && k != "after") {
             next.append_pair(k, v);

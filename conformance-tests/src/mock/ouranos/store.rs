@@ -17,7 +17,7 @@ use super::model::{
     ChangePassword, ClientInput, LoginInput, Operator, OperatorAttribute, Part, PartsStructure,
     Plant, PlantAttribute, RefreshInput, RequestStatus, Status, Trade, TradeRequest, TradeResponse,
 };
-use super::{Break, MockConfig, Stats};
+use super::{Break, HostilePaging, MockConfig, Stats};
 use crate::mock::rng::SplitMix64;
 
 /// Which subsystem an error names in its `code` (`[auth] …`, `[dataspace] …`, `[traceability] …`).
@@ -238,6 +238,8 @@ pub(crate) struct Store {
     trade_seq: u64,
     /// Rules broken on purpose (conformance self-test).
     breaks: BTreeSet<Break>,
+    /// Hostile paging played on purpose (client tests).
+    hostile_paging: Option<HostilePaging>,
     pub(crate) stats: Stats,
 }
 
@@ -265,6 +267,7 @@ impl Store {
             trades: BTreeMap::new(),
             trade_seq: 0,
             breaks: config.breaks.clone(),
+            hostile_paging: config.hostile_paging,
             stats: Stats::default(),
         };
         for (i, account) in config.accounts.iter().enumerate() {
@@ -1353,23 +1356,40 @@ impl Store {
                 }
             },
         };
+        let endless = self.hostile_paging == Some(HostilePaging::EndlessCursor);
         let start = match query.get("after") {
             None => 0,
-            Some(after) => items
-                .iter()
-                .position(|(id, _)| id == after)
-                .ok_or_else(|| {
-                    ApiError::invalid_param(Scope::Dataspace, "after", "unknown position")
-                })?,
+            Some(after) => match items.iter().position(|(id, _)| id == after) {
+                Some(position) => position,
+                // Hostile on purpose: an unknown cursor starts the list over.
+                None if endless => 0,
+                None => {
+                    return Err(ApiError::invalid_param(
+                        Scope::Dataspace,
+                        "after",
+                        "unknown position",
+                    ));
+                }
+            },
         };
-        let next = items.get(start + limit).map(|(id, _)| Page {
-            limit,
-            after: id.clone(),
-        });
+        let next = if endless {
+            // Hostile on purpose: a fresh cursor on every page, the last one included.
+            Some(Page {
+                limit,
+                after: uuid::Uuid::new_v4().to_string(),
+            })
+        } else {
+            items.get(start + limit).map(|(id, _)| Page {
+                limit,
+                after: id.clone(),
+            })
+        };
+        // Hostile on purpose: every item from the cursor on, whatever `limit` said.
+        let oversized = self.hostile_paging == Some(HostilePaging::OversizedPages);
         let page: Vec<T> = items
             .into_iter()
             .skip(start)
-            .take(limit)
+            .take(if oversized { usize::MAX } else { limit })
             .map(|(_, v)| v)
             .collect();
         let mut reply = Reply::json(200, page)?;
