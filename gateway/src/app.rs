@@ -93,9 +93,9 @@ impl Gateway {
         })
     }
 
-    /// Serves on `listener` and runs the outbox delivery worker until `shutdown` resolves; then
-    /// finishes in-flight requests, lets running deliveries finish for the grace period and
-    /// returns unfinished items to the outbox.
+    /// Serves on `listener` and runs the outbox delivery worker until `shutdown` resolves; then,
+    /// at the same time, finishes in-flight requests (new connections are refused) and lets
+    /// running deliveries finish for the grace period, returning unfinished items to the outbox.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -112,13 +112,32 @@ impl Gateway {
             self.state.store().clone(),
             Duration::from_secs(self.state.config.idempotency_retention_hours * 3600),
         ));
+        // One stop signal for both: the worker stops claiming the moment shutdown starts, and its
+        // grace runs alongside the HTTP drain instead of after it.
+        let (stop, mut stopping) = tokio::sync::watch::channel(false);
+        let stop = Arc::new(stop);
+        let signalled = stop.clone();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: refusing new connections, finishing what runs");
+            let _ = signalled.send(true);
+        };
         let app = router(self.state.clone());
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("the HTTP server failed");
+        let http = async {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(signal)
+                .await
+                .context("the HTTP server failed");
+            // Also when the server failed without a signal.
+            let _ = stop.send(true);
+            served
+        };
+        let deliveries = async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+            worker.shutdown().await;
+        };
+        let (served, ()) = tokio::join!(http, deliveries);
         pruner.abort();
-        worker.shutdown().await;
         served
     }
 }
