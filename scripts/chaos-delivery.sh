@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Crash test at scale: the real `dpp-mock ouranos` (30 % faults: 5xx, 429 + Retry-After, resets,
-# writes committed then left unanswered) and the real `dpp-gateway serve`, kill -9'ed three times
+# stalls past the client's 2 s timeout, writes committed then left unanswered) and the real `dpp-gateway serve`, kill -9'ed three times
 # at random points and restarted on the same data dir, while N passports (default 10000) are
 # queued for delivery. Same scenario as `cargo test -p dpp-gateway --test chaos` (N=200 in CI).
 #

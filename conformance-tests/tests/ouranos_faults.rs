@@ -59,6 +59,36 @@ async fn latency_errors_and_rate_limits_are_injected() {
 }
 
 #[tokio::test]
+async fn a_stall_outlasts_the_client_timeout() {
+    let mock = start(config()).await;
+    mock.set_faults(Faults {
+        stall_rate: 1.0,
+        stall_ms: 2_000,
+        ..Faults::default()
+    })
+    .unwrap();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let timed_out = client
+        .get(format!("{}{PARTS}", mock.base_url().trim_end_matches('/')))
+        .send()
+        .await
+        .expect_err("the answer comes after the client gave up");
+    assert!(timed_out.is_timeout(), "{timed_out:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(mock.stats().faults.stalled, 1);
+    assert_eq!(
+        mock.stats().faults.delayed,
+        0,
+        "a stall is not the fixed latency"
+    );
+}
+
+#[tokio::test]
 async fn a_reset_closes_the_connection_without_an_answer() {
     let mock = start(config()).await;
     let api = login(&mock, BUYER).await;

@@ -70,7 +70,10 @@ impl Gateway {
         let service = PassportService::new(store.clone(), schemas.clone(), keys.signer());
         let metrics = crate::telemetry::install_metrics();
         let adapters = Arc::new(AdapterRegistry::with_builtin_adapters());
-        let partners = Arc::new(PartnerConnections::new(store, adapters, keys.signer()));
+        let partners = Arc::new(
+            PartnerConnections::new(store, adapters, keys.signer())
+                .with_http_settings(config.http.settings()),
+        );
         let remote_pull = RemotePull {
             cache: Arc::new(PullCache::new(schemas, PULL_CACHE_ENTRIES)),
             targets: partners.clone(),

@@ -42,6 +42,9 @@ pub struct Config {
     /// Default limits on each partner's calls to the partner-facing API.
     #[serde(default)]
     pub inbound: InboundConfig,
+    /// Timeouts of the HTTP clients that call partners.
+    #[serde(default)]
+    pub http: HttpClientConfig,
     /// How long an `Idempotency-Key` answer is kept for replay, hours; older receipts are
     /// deleted (a retry after that is a new request).
     #[serde(default = "default_idempotency_retention")]
@@ -50,6 +53,51 @@ pub struct Config {
 
 fn default_idempotency_retention() -> u64 {
     7 * 24
+}
+
+/// Timeouts of the HTTP clients the adapters call partners with (`[http]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpClientConfig {
+    /// Longest one request to a partner may take, connecting included, seconds.
+    pub timeout_secs: u64,
+    /// Longest a TCP/TLS connect to a partner may take, seconds.
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for HttpClientConfig {
+    fn default() -> Self {
+        let d = dpp_adapters::contract::HttpSettings::default();
+        Self {
+            timeout_secs: d.timeout.as_secs(),
+            connect_timeout_secs: d.connect_timeout.as_secs(),
+        }
+    }
+}
+
+impl HttpClientConfig {
+    /// The client settings.
+    pub fn settings(&self) -> dpp_adapters::contract::HttpSettings {
+        dpp_adapters::contract::HttpSettings {
+            timeout: Duration::from_secs(self.timeout_secs),
+            connect_timeout: Duration::from_secs(self.connect_timeout_secs),
+            ..dpp_adapters::contract::HttpSettings::default()
+        }
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("timeout_secs", self.timeout_secs),
+            ("connect_timeout_secs", self.connect_timeout_secs),
+        ] {
+            if !(1..=600).contains(&value) {
+                return Err(ConfigError::Semantic(format!(
+                    "http.{key} must be 1 to 600 seconds, got {value}"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Default limits on each partner's calls to `/partner/v1` (`[inbound]`); a partner's
@@ -200,6 +248,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             delivery: DeliveryConfig::default(),
             inbound: InboundConfig::default(),
+            http: HttpClientConfig::default(),
             idempotency_retention_hours: default_idempotency_retention(),
         }
     }
@@ -319,6 +368,7 @@ impl Config {
             ));
         }
         self.delivery.check()?;
+        self.http.check()?;
         self.inbound.check()
     }
 }

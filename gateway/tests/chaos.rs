@@ -1,5 +1,6 @@
 //! Crash test with real processes: the `dpp-mock ouranos` binary injecting 30 % faults (5xx, 429
-//! with `Retry-After`, connection resets, writes committed and then left unanswered), and the
+//! with `Retry-After`, connection resets, stalls past the client's timeout, writes committed and
+//! then left unanswered), and the
 //! `dpp-gateway serve` binary, `kill -9`ed three times at random points and restarted on the same
 //! data dir, while a client queues `CHAOS_N` passports (default 200) for delivery, retrying every
 //! write under its `Idempotency-Key`. At the end the mock must hold every passport exactly once
@@ -49,21 +50,26 @@ impl Rng {
     }
 }
 
-/// Short leases and backoff: items a killed gateway held come back within seconds.
+/// Short leases and backoff: items a killed gateway held come back within seconds. A partner
+/// call times out after 2 s (`[http]`), so the mock's 2.5 s stalls are timeouts; a delivery (five
+/// calls) outlives its 10 s lease only if every call stalls.
 const DELIVERY: &str = "concurrency = 32\n\
                         batch = 32\n\
                         poll_interval_ms = 50\n\
-                        lease_secs = 5\n\
+                        lease_secs = 10\n\
                         max_attempts = 1000\n\
                         backoff_base_ms = 20\n\
                         backoff_max_ms = 500\n\
-                        shutdown_grace_secs = 1\n";
+                        shutdown_grace_secs = 1\n\
+                        [http]\n\
+                        timeout_secs = 2\n";
 
 /// The mock's 30 % faults, seeded.
 fn mock_faults(seed: u64) -> Vec<String> {
     format!(
-        "--error-rate 0.10 --error-status 503 --rate-limit-429 0.07 --retry-after 1 \
-         --reset-rate 0.07 --drop-after-commit-rate 0.06 --seed {seed}"
+        "--error-rate 0.08 --error-status 503 --rate-limit-429 0.06 --retry-after 1 \
+         --reset-rate 0.06 --drop-after-commit-rate 0.05 --stall-rate 0.05 --stall-ms 2500 \
+         --seed {seed}"
     )
     .split_whitespace()
     .map(str::to_owned)
@@ -329,14 +335,29 @@ async fn kill_nine_three_times_under_thirty_percent_faults_loses_and_duplicates_
     let faults = &stats["faults"];
     println!(
         "chaos: {n} passports, {} gateway starts, queued in {written:.1?}, settled in {elapsed:.1?}; \
-         mock: {} requests, faults: {} 5xx, {} 429, {} resets, {} dropped after commit",
+         mock: {} requests, faults: {} 5xx, {} 429, {} resets, {} stalls past the timeout, {} \
+         dropped after commit",
         gateway.starts,
         stats["requests"],
         faults["errors"],
         faults["rate_limited"],
         faults["resets"],
+        faults["stalled"],
         faults["dropped_after_commit"],
     );
+    // Every kind of fault really happened (a stale mock binary would not stall, for one).
+    for kind in [
+        "errors",
+        "rate_limited",
+        "resets",
+        "stalled",
+        "dropped_after_commit",
+    ] {
+        assert!(
+            faults[kind].as_u64().unwrap_or(0) > 0,
+            "the mock injected no {kind}: {faults}"
+        );
+    }
     println!(
         "delivered={} lost={} duplicated={}",
         verdict.delivered, verdict.lost, verdict.duplicated

@@ -72,6 +72,13 @@ struct OuranosArgs {
     /// Share of successful writes stored and then left unanswered (0..=1).
     #[arg(long, default_value_t = 0.0)]
     drop_after_commit_rate: f64,
+    /// Share of requests that stall `--stall-ms` before they are handled, so the client times
+    /// out (0..=1).
+    #[arg(long, default_value_t = 0.0)]
+    stall_rate: f64,
+    /// How long a stalled request waits, in milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    stall_ms: u64,
     /// Seed of fault injection and generated ids.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -108,6 +115,8 @@ fn ouranos_config(args: OuranosArgs) -> anyhow::Result<MockConfig> {
         retry_after_secs: args.retry_after,
         reset_rate: args.reset_rate,
         drop_after_commit_rate: args.drop_after_commit_rate,
+        stall_rate: args.stall_rate,
+        stall_ms: args.stall_ms,
         seed: args.seed,
         ..Faults::default()
     };

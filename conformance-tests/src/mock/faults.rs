@@ -1,5 +1,6 @@
 //! Seeded fault injection shared by the mocks: added latency, 5xx answers, 429 with
-//! `Retry-After`, connection resets, and "commit then drop the response".
+//! `Retry-After`, connection resets, stalls past the client's timeout, and "commit then drop the
+//! response".
 //!
 //! Rates are drawn from a [SplitMix64](super::rng) generator seeded by [`Faults::seed`], a fixed
 //! number of draws per request, so the same seed and the same request sequence give the same
@@ -32,6 +33,12 @@ pub struct Faults {
     /// Share of successful writes (PUT/POST/DELETE) whose data is stored but whose response is
     /// never sent: the connection is closed instead.
     pub drop_after_commit_rate: f64,
+    /// Share of requests that stall [`Faults::stall_ms`] before they are handled: longer than
+    /// the client waits, they are timeouts on its side (what the mock does with the request
+    /// after the stall depends on whether the client is still connected).
+    pub stall_rate: f64,
+    /// How long a stalled request waits, milliseconds.
+    pub stall_ms: u64,
     /// The next N requests get an injected error.
     pub error_next: u32,
     /// The next N requests get an injected 429.
@@ -54,6 +61,8 @@ impl Default for Faults {
             retry_after_secs: 1,
             reset_rate: 0.0,
             drop_after_commit_rate: 0.0,
+            stall_rate: 0.0,
+            stall_ms: 5_000,
             error_next: 0,
             rate_limit_next: 0,
             reset_next: 0,
@@ -71,6 +80,7 @@ impl Faults {
             ("rate_limit_rate", self.rate_limit_rate),
             ("reset_rate", self.reset_rate),
             ("drop_after_commit_rate", self.drop_after_commit_rate),
+            ("stall_rate", self.stall_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("{name} must be within 0..=1, got {rate}"));
@@ -99,6 +109,9 @@ pub struct FaultCounts {
     pub resets: u64,
     /// Writes committed whose response was then dropped.
     pub dropped_after_commit: u64,
+    /// Requests stalled for `stall_ms`.
+    #[serde(default)]
+    pub stalled: u64,
 }
 
 /// The fault to apply before a request is processed.
@@ -160,17 +173,22 @@ impl FaultInjector {
     }
 
     /// The latency to add and the fault to apply before processing one request. Always draws
-    /// three numbers, so one request's outcome does not shift the next one's.
+    /// four numbers, so one request's outcome does not shift the next one's.
     pub fn before(&mut self) -> (Duration, Before) {
-        let (reset, limited, error) = (
+        let (reset, limited, error, stall) = (
+            self.rng.next_f64(),
             self.rng.next_f64(),
             self.rng.next_f64(),
             self.rng.next_f64(),
         );
         let f = &mut self.faults;
-        let latency = Duration::from_millis(f.latency_ms);
+        let mut latency = Duration::from_millis(f.latency_ms);
         if f.latency_ms > 0 {
             self.counts.delayed += 1;
+        }
+        if stall < f.stall_rate {
+            self.counts.stalled += 1;
+            latency += Duration::from_millis(f.stall_ms);
         }
         let decision = if take(&mut f.reset_next) || reset < f.reset_rate {
             self.counts.resets += 1;
@@ -266,7 +284,8 @@ mod tests {
                 errors: 1,
                 rate_limited: 1,
                 resets: 1,
-                dropped_after_commit: 1
+                dropped_after_commit: 1,
+                stalled: 0,
             }
         );
     }

@@ -31,26 +31,29 @@ impl Drop for Processes {
     }
 }
 
-/// `target/<profile>/dpp-mock`, built once if it is not there (it is another crate's binary, so
-/// cargo does not build it for this test).
+/// `target/<profile>/dpp-mock`, brought up to date once per test process (it is another
+/// crate's binary, so cargo does not build it for this test; a stale one would lack newer flags).
 pub fn mock_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
-    let binary = profile_dir.join(format!("dpp-mock{}", std::env::consts::EXE_SUFFIX));
-    if !binary.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        build
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "-p", "dpp-conformance", "--bin", "dpp-mock"])
-            .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap());
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        let status = build.status().expect("cannot run cargo to build dpp-mock");
-        assert!(status.success(), "building dpp-mock failed");
-    }
-    binary
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().unwrap();
+            let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
+            let binary = profile_dir.join(format!("dpp-mock{}", std::env::consts::EXE_SUFFIX));
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut build = Command::new(cargo);
+            build
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .args(["build", "-p", "dpp-conformance", "--bin", "dpp-mock"])
+                .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap());
+            if profile_dir.file_name().is_some_and(|n| n == "release") {
+                build.arg("--release");
+            }
+            let status = build.status().expect("cannot run cargo to build dpp-mock");
+            assert!(status.success(), "building dpp-mock failed");
+            binary
+        })
+        .clone()
 }
 
 pub fn free_port() -> u16 {
