@@ -484,3 +484,40 @@ async fn shutdown_returns_unfinished_items_to_the_outbox() {
     assert!(item.lease_owner.is_none() && item.lease_until.is_none());
     assert!(parents_in_mock(&mock).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_attempt_never_outlives_its_lease() {
+    let mock = start_mock().await;
+    let lease = Duration::from_millis(1_500);
+    let gw = TestGateway::start(dpp_gateway::exchange::DeliverySettings {
+        lease,
+        max_attempts: 2,
+        ..fast_delivery()
+    })
+    .await;
+    gw.register(&mock_partner(&gw, &mock, "stalling")).await;
+    let passport = gw.create(pellet_lot(7)).await;
+    // Every call takes 2 s: one attempt (several calls) would run far past the 1.5 s lease.
+    mock.set_faults(Faults {
+        latency_ms: 2_000,
+        ..Faults::default()
+    })
+    .unwrap();
+    let id = gw.push("stalling", &passport).await;
+    let started = Instant::now();
+    loop {
+        let item = gw.store().outbox_item(&id).await.unwrap().unwrap();
+        if item.state == OutboxState::Dead {
+            let error = item.last_error.unwrap_or_default();
+            assert!(error.contains("90 % of its 1.5 s lease"), "{error}");
+            assert_eq!(item.attempts, 2);
+            break;
+        }
+        // Cut at 1.35 s each, not after the 4+ s the calls would take.
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "attempts outlive their lease: {item:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -254,6 +254,9 @@ async fn run(inner: Arc<WorkerInner>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Share of the lease one delivery attempt may take.
+const ATTEMPT_SHARE_OF_LEASE: f64 = 0.9;
+
 async fn deliver(inner: &WorkerInner, item: OutboxItem) {
     DeliveryAttempted {
         exchange: &item.id,
@@ -263,7 +266,17 @@ async fn deliver(inner: &WorkerInner, item: OutboxItem) {
     }
     .emit();
     let started = Instant::now();
-    let outcome = attempt(inner, &item).await;
+    // An attempt may not outlive its lease: past it, another worker may claim the item, and two
+    // attempts of one delivery would run at once. It is cut at 90 % of the lease and retried.
+    let budget = inner.settings.lease.mul_f64(ATTEMPT_SHARE_OF_LEASE);
+    let outcome = match tokio::time::timeout(budget, attempt(inner, &item)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(AttemptError::Transient(format!(
+            "the attempt ran past {:.1} s, 90 % of its {:.1} s lease, and was cancelled",
+            budget.as_secs_f64(),
+            inner.settings.lease.as_secs_f64()
+        ))),
+    };
     let store = &inner.store;
     let recorded = match outcome {
         Ok(receipt) => {
