@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use dpp_gateway::store::{OutboxState, Store};
 use process_support::{
-    ADMIN, GatewayProcess, MockClient, Processes, Tally, ouranos_partner, pellet_lot, start_mock,
-    tally, write_until_taken,
+    ADMIN, GatewayProcess, MockClient, Processes, Tally, create_and_queue, ouranos_partner,
+    pellet_lot, start_mock, tally, write_until_taken,
 };
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const PARTNER: &str = "ouranos-chaos";
 const KILLS: usize = 3;
@@ -179,27 +179,8 @@ async fn kill_nine_three_times_under_thirty_percent_faults_loses_and_duplicates_
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(id) = ids.get(i) else { break };
                 let doc = pellet_lot(i, id.trim_start_matches("urn:uuid:").parse().unwrap());
-                let key = format!("chaos-{seed}-passport-{i}");
-                write_until_taken(
-                    &http,
-                    &base,
-                    "/api/v1/passports",
-                    &key,
-                    &doc,
-                    StatusCode::CREATED,
-                )
-                .await;
-                let push = json!({ "partner": PARTNER, "passport": id });
-                let key = format!("chaos-{seed}-push-{i}");
-                write_until_taken(
-                    &http,
-                    &base,
-                    "/api/v1/exchanges",
-                    &key,
-                    &push,
-                    StatusCode::ACCEPTED,
-                )
-                .await;
+                let prefix = format!("chaos-{seed}-{i}");
+                create_and_queue(&http, &base, PARTNER, id, &doc, &prefix).await;
                 queued.fetch_add(1, Ordering::SeqCst);
             }
         });

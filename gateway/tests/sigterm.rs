@@ -19,8 +19,8 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use process_support::{
-    ADMIN, GatewayProcess, MockClient, Processes, Tally, ouranos_partner, pellet_lot,
-    set_mock_faults, start_mock, tally, write_until_taken,
+    ADMIN, GatewayProcess, MockClient, Processes, Tally, create_and_queue, ouranos_partner,
+    pellet_lot, set_mock_faults, start_mock, tally, write_until_taken,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -160,29 +160,9 @@ impl Setup {
         for i in 0..N {
             let uuid = uuid::Uuid::new_v4();
             let id = format!("urn:uuid:{uuid}");
-            let base = &self.gateway.base;
-            let key = format!("sigterm-passport-{uuid}");
             let doc = pellet_lot(i, uuid);
-            write_until_taken(
-                &self.http,
-                base,
-                "/api/v1/passports",
-                &key,
-                &doc,
-                StatusCode::CREATED,
-            )
-            .await;
-            let push = json!({ "partner": PARTNER, "passport": id });
-            let key = format!("sigterm-push-{uuid}");
-            write_until_taken(
-                &self.http,
-                base,
-                "/api/v1/exchanges",
-                &key,
-                &push,
-                StatusCode::ACCEPTED,
-            )
-            .await;
+            let prefix = format!("sigterm-{uuid}");
+            create_and_queue(&self.http, &self.gateway.base, PARTNER, &id, &doc, &prefix).await;
             ids.push(id);
         }
         ids
@@ -233,9 +213,11 @@ impl Setup {
         self.gateway.terminate();
         let started = Instant::now();
         loop {
-            if let Err(e) = self.fresh_request().await {
-                assert!(e.is_connect(), "expected a refused connection, got {e:?}");
-                return self.gateway.running();
+            match self.fresh_request().await {
+                Err(e) if e.is_connect() => return self.gateway.running(),
+                // A connection the kernel queued just before the listener closed is dropped
+                // unanswered: the transition itself; the next attempt is refused outright.
+                Err(_) | Ok(_) => {}
             }
             assert!(
                 started.elapsed() < Duration::from_secs(15),

@@ -305,6 +305,37 @@ pub fn ouranos_partner(
     })
 }
 
+/// Creates passport `id` (`doc`) and queues it for `partner`, each write retried under its own
+/// `Idempotency-Key` (`{key_prefix}-passport`, `{key_prefix}-push`) until the gateway takes it.
+pub async fn create_and_queue(
+    http: &reqwest::Client,
+    base: &str,
+    partner: &str,
+    id: &str,
+    doc: &Value,
+    key_prefix: &str,
+) {
+    write_until_taken(
+        http,
+        base,
+        "/api/v1/passports",
+        &format!("{key_prefix}-passport"),
+        doc,
+        StatusCode::CREATED,
+    )
+    .await;
+    let push = serde_json::json!({ "partner": partner, "passport": id });
+    write_until_taken(
+        http,
+        base,
+        "/api/v1/exchanges",
+        &format!("{key_prefix}-push"),
+        &push,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+}
+
 /// Sends one write until the gateway has taken it, through kills and restarts: the same
 /// `Idempotency-Key` every time, so a retry of a write that committed stores nothing new.
 pub async fn write_until_taken(
