@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use dpp_conformance::mock::ouranos::{Break, MockConfig, MockOuranos};
+use dpp_conformance::mock::ouranos::{Break, HostilePaging, MockConfig, MockOuranos};
 use dpp_conformance::suite::{
     self, CaseFilter, Credentials, DataSpace, Level, Outcome, SuiteReport, Target,
 };
@@ -160,6 +160,35 @@ async fn a_filtered_run_makes_its_own_prerequisites() {
     // The CFP case registered its part and CFP itself: its exchanges show the PUTs.
     let cfp = report.case("OUR-CFP-02").unwrap();
     assert!(cfp.exchanges.iter().any(|e| e.request.method == "PUT"));
+}
+
+/// The paging case against a remote whose `link` abuses paging: the suite fails the case and
+/// names why, rather than following the link elsewhere or paging forever.
+#[tokio::test]
+async fn hostile_paging_fails_the_paging_case() {
+    for (mode, expected) in [
+        (HostilePaging::ForeignHost, "another origin"),
+        (HostilePaging::EndlessCursor, "keeps leading on"),
+        (HostilePaging::OversizedPages, "limit=2 but 3 parts came"),
+    ] {
+        let mock = MockOuranos::start(mock_config().with_hostile_paging(mode))
+            .await
+            .unwrap();
+        let report = suite::run(&target(&mock), &CaseFilter::ids(["OUR-PARTS-03"])).await;
+        let case = report.case("OUR-PARTS-03").expect("the case ran");
+        let reason = case.reason.as_deref().unwrap_or("");
+        assert_eq!(case.outcome, Outcome::Fail, "{mode:?}: {case:?}");
+        assert!(reason.contains(expected), "{mode:?}: {reason}");
+        // No request left for the metadata address.
+        assert!(
+            case.exchanges
+                .iter()
+                .all(|e| !e.request.url.contains("169.254.169.254")),
+            "{mode:?}: {:#?}",
+            case.exchanges
+        );
+        mock.shutdown().await;
+    }
 }
 
 #[tokio::test]
