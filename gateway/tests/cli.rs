@@ -16,6 +16,49 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The README's quick start is `cargo run --release -- demo`: `cargo run` at the workspace root
+/// must find exactly one binary among the default members, and it must be `dpp-gateway`.
+#[test]
+fn cargo_run_at_the_root_finds_only_the_gateway() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let defaults: Vec<&str> = meta["workspace_default_members"]
+        .as_array()
+        .expect("cargo metadata names the default members")
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    let bins: Vec<&str> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| defaults.contains(&p["id"].as_str().unwrap()))
+        .flat_map(|p| p["targets"].as_array().unwrap())
+        .filter(|t| t["kind"].as_array().unwrap().iter().any(|k| k == "bin"))
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bins,
+        ["dpp-gateway"],
+        "binaries `cargo run` would choose from"
+    );
+}
+
 #[test]
 fn demo_once_runs_the_scenario_and_verifies_every_signature() {
     let dir = tempfile::tempdir().unwrap();
