@@ -716,3 +716,49 @@ async fn published_documents() {
         .unwrap();
     assert!(metrics.contains("dpp_http_requests_total"), "{metrics}");
 }
+
+/// Every problem kind the code can answer (`Problem::new(StatusCode::…, "kind", …)` anywhere in
+/// `gateway/src`) has its row in `docs/problems.md`, where the `type` URIs point.
+#[test]
+fn every_problem_kind_is_documented() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(root.join("../docs/problems.md")).unwrap();
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut dirs = vec![root.join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (at, _) in text.match_indices("::new(") {
+                // `…::new(StatusCode::X, "kind", …)`: the first literal after a StatusCode.
+                let call: String = text[at..].chars().take(200).collect();
+                let Some(status) = call.find("StatusCode::") else {
+                    continue;
+                };
+                let rest = &call[status..];
+                if !call[..status]
+                    .trim_start_matches("::new(")
+                    .trim()
+                    .is_empty()
+                {
+                    continue;
+                }
+                if let Some(open) = rest.find('"')
+                    && let Some(len) = rest[open + 1..].find('"')
+                {
+                    kinds.insert(rest[open + 1..open + 1 + len].to_owned());
+                }
+            }
+        }
+    }
+    assert!(kinds.len() >= 29, "found only {kinds:?}");
+    let missing: Vec<&String> = kinds
+        .iter()
+        .filter(|k| !docs.contains(&format!("<a id=\"{k}\"></a>`{k}`")))
+        .collect();
+    assert!(missing.is_empty(), "not in docs/problems.md: {missing:?}");
+}

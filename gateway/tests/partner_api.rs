@@ -352,6 +352,15 @@ async fn a_partner_over_its_rate_gets_429_with_retry_after_and_others_do_not() {
         })
         .unwrap_or_else(|| panic!("no refusal counter in:\n{metrics}"));
     assert!(line.ends_with(" 2"), "{line}");
+    let served = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("dpp_partner_requests_total")
+                && l.contains("partner=\"other\"")
+                && l.contains("outcome=\"ok\"")
+        })
+        .unwrap_or_else(|| panic!("no request counter in:\n{metrics}"));
+    assert!(served.ends_with(" 5"), "{served}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

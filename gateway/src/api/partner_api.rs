@@ -84,11 +84,23 @@ async fn authenticate_partner(
             return problem.into_response();
         }
     };
+    let name = partner.name.clone();
     request
         .extensions_mut()
         .insert(PartnerCaller(Arc::new(partner)));
     let response = next.run(request).await;
     drop(admission);
+    // Who read how much, per partner: what an operator watches (and a regulator may ask about).
+    let status = response.status();
+    let class = match status.as_u16() {
+        200..=299 | 304 => "ok",
+        404 => "not_found",
+        400..=499 => "client_error",
+        _ => "server_error",
+    };
+    metrics::counter!("dpp_partner_requests_total", "partner" => name.clone(), "outcome" => class)
+        .increment(1);
+    tracing::debug!(partner = %name, status = status.as_u16(), "partner request answered");
     response
 }
 
