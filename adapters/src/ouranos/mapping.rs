@@ -354,6 +354,7 @@ pub fn from_wire(
     fallback_time: DateTime<Utc>,
 ) -> Result<(Passport, Option<PassportReference>), AdapterError> {
     let trace_id = parent.trace_id.clone().unwrap_or_default();
+    check_cfp_set(parent.trace_id.as_deref(), cfp)?;
     let own_id = parent
         .parts_add_info1
         .as_deref()
@@ -604,6 +605,36 @@ pub fn response_footprint_of(
         &["mainProductionResponse"],
         reference_period,
     )
+}
+
+/// The CFP elements of one part: each names that part's traceId, and each `cfpType` comes once.
+/// An element of another part would be mapped as this one's, and a repeated type would be summed
+/// twice (a doubled footprint), so either is refused rather than guessed at.
+fn check_cfp_set(trace_id: Option<&str>, cfp: &[CfpModel]) -> Result<(), AdapterError> {
+    let mut seen = std::collections::HashSet::new();
+    for element in cfp {
+        if let Some(trace_id) = trace_id
+            && element.trace_id != trace_id
+        {
+            return Err(AdapterError::Mapping {
+                field: "cfp.traceId".into(),
+                reason: format!(
+                    "the CFP of part {trace_id} holds an element of part {:?}",
+                    element.trace_id
+                ),
+            });
+        }
+        if !seen.insert(element.cfp_type.as_str()) {
+            return Err(AdapterError::Mapping {
+                field: "cfp.cfpType".into(),
+                reason: format!(
+                    "cfpType {:?} appears more than once in one part's CFP",
+                    element.cfp_type
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn footprint_from(

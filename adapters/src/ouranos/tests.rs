@@ -325,3 +325,32 @@ fn a_foreign_record_maps_with_documented_defaults() {
     let (again, _) = from_wire(&parent, &[], &[], fallback()).unwrap();
     assert_eq!(again.id, p.id);
 }
+
+#[test]
+fn a_cfp_of_another_part_or_with_a_repeated_type_is_refused() {
+    let passport = pp_pellets();
+    let reference = PassportReference::of(&passport, JWS);
+    let wire = to_wire(&passport, &reference, &ids()).unwrap();
+    let plan = plan_structures(&wire).unwrap();
+    let mut top = plan.top.clone();
+    let parent = fake_trace("parent");
+    top.parent_parts_model.trace_id = Some(parent.clone());
+    let mut cfp = wire.cfp.clone().unwrap();
+    for e in &mut cfp {
+        e.trace_id = parent.clone();
+    }
+    let leaves = top.children_parts_model.clone();
+    assert!(from_wire(&top.parent_parts_model, &leaves, &cfp, fallback()).is_ok());
+
+    // Every element twice would sum to a doubled footprint.
+    let doubled: Vec<CfpModel> = cfp.iter().chain(cfp.iter()).cloned().collect();
+    let err = from_wire(&top.parent_parts_model, &leaves, &doubled, fallback()).unwrap_err();
+    assert!(err.to_string().contains("more than once"), "{err}");
+
+    // An element naming another part is not this part's footprint.
+    let mut foreign = cfp.clone();
+    foreign[0].trace_id = fake_trace("someone-else");
+    let err = from_wire(&top.parent_parts_model, &leaves, &foreign, fallback()).unwrap_err();
+    assert!(err.to_string().contains("element of part"), "{err}");
+    assert!(!err.is_retryable());
+}

@@ -233,7 +233,48 @@ pub(crate) struct Shared {
     pub(crate) store: Mutex<store::Store>,
     pub(crate) faults: Mutex<FaultInjector>,
     pub(crate) idempotency: Mutex<routes::IdempotencyCache>,
+    pub(crate) forged: Mutex<Vec<ForgedAnswer>>,
     pub(crate) addr: SocketAddr,
+}
+
+/// What the mock sends instead of its own answer to the next authenticated request for
+/// `data_target` with `method`: how tests make it a remote that sends what no correct one would.
+/// See [`MockOuranos::forge_next`].
+#[derive(Clone)]
+pub struct ForgedAnswer {
+    /// `dataTarget` of the request to answer, e.g. `partsStructure`.
+    pub data_target: String,
+    /// HTTP method of the request to answer.
+    pub method: String,
+    /// The forgery.
+    pub forgery: Forgery,
+}
+
+/// A forged answer: bytes of its own, or the mock's genuine answer changed.
+#[derive(Clone)]
+pub enum Forgery {
+    /// This status, `Content-Type` (none when empty) and body, sent as they are; the request is
+    /// not carried out.
+    Raw {
+        /// HTTP status.
+        status: u16,
+        /// `Content-Type`.
+        content_type: String,
+        /// Body bytes.
+        body: Vec<u8>,
+    },
+    /// The request is carried out and its JSON answer passed through this function first.
+    Patch(Arc<dyn Fn(&mut serde_json::Value) + Send + Sync>),
+}
+
+impl std::fmt::Debug for ForgedAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &self.forgery {
+            Forgery::Raw { status, .. } => format!("raw {status}"),
+            Forgery::Patch(_) => "patch".to_owned(),
+        };
+        write!(f, "{} {} ({kind})", self.method, self.data_target)
+    }
 }
 
 impl Shared {
@@ -281,6 +322,7 @@ impl MockOuranos {
             store: Mutex::new(store::Store::new(&config)),
             faults: Mutex::new(FaultInjector::new(config.faults.clone())),
             idempotency: Mutex::new(routes::IdempotencyCache::default()),
+            forged: Mutex::new(Vec::new()),
             config,
             addr,
         });
@@ -371,6 +413,18 @@ impl MockOuranos {
         faults.validate()?;
         lock(&self.shared.faults).set(faults);
         Ok(())
+    }
+
+    /// Answers the next authenticated request for `answer.data_target` with `answer.method`
+    /// with `answer` instead of the mock's own (once; queued answers go out in order). The
+    /// request is not carried out.
+    pub fn forge_next(&self, answer: ForgedAnswer) {
+        lock(&self.shared.forged).push(answer);
+    }
+
+    /// Forged answers not sent yet.
+    pub fn forged_pending(&self) -> usize {
+        lock(&self.shared.forged).len()
     }
 
     /// The injected faults now in force.

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::store::{ApiError, Caller, Query, Reply, Scope, allowed_params};
-use super::{Break, HostilePaging, Shared, Stats, lock};
+use super::{Break, Forgery, HostilePaging, Shared, Stats, lock};
 use crate::mock::faults::{Before, Faults};
 use crate::mock::server::ConnectionControl;
 
@@ -207,6 +207,39 @@ async fn handle(shared: Arc<Shared>, route: Route, request: Request) -> Response
         None
     };
 
+    // Test hook: a forged answer queued for this dataTarget and method goes out instead.
+    let forged = if route.is_data() && caller.is_some() {
+        let mut queue = lock(&shared.forged);
+        queue
+            .iter()
+            .position(|f| f.data_target == ctx.data_target && f.method == ctx.method)
+            .map(|at| queue.remove(at).forgery)
+    } else {
+        None
+    };
+    let patch = match forged {
+        Some(Forgery::Raw {
+            status,
+            content_type,
+            body,
+        }) => {
+            let mut headers: Vec<_> = x_track(&shared, &ctx).into_iter().collect();
+            if let Ok(value) = HeaderValue::from_str(&content_type)
+                && !content_type.is_empty()
+            {
+                headers.push((header::CONTENT_TYPE, value));
+            }
+            return Rendered {
+                status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                headers,
+                body: Bytes::from(body),
+            }
+            .into_response();
+        }
+        Some(Forgery::Patch(patch)) => Some(patch),
+        None => None,
+    };
+
     // Mock extension: Idempotency-Key on writes replays the first successful answer.
     let idempotency = match header_str(&parts.headers, "idempotency-key") {
         Some(key) if route.is_data() && parts.method != Method::GET => {
@@ -263,15 +296,25 @@ async fn handle(shared: Arc<Shared>, route: Route, request: Request) -> Response
         caller.as_ref(),
         &body,
     ) {
-        Ok((reply, check)) => render_reply(
-            &shared,
-            &ctx,
-            &parts.headers,
-            parts.uri.path(),
-            &query,
-            reply,
-            check,
-        ),
+        Ok((mut reply, check)) => {
+            // A forged answer is meant to break the schema: not the mock's own mistake.
+            let check = match (&patch, reply.body.as_mut()) {
+                (Some(patch), Some(body)) => {
+                    patch(body);
+                    None
+                }
+                _ => check,
+            };
+            render_reply(
+                &shared,
+                &ctx,
+                &parts.headers,
+                parts.uri.path(),
+                &query,
+                reply,
+                check,
+            )
+        }
         Err(error) => render_error(&shared, &ctx, error),
     };
     let committed = rendered.status.is_success();
