@@ -104,6 +104,23 @@ impl Gateway {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        self.serve_until(listener, shutdown, std::future::pending)
+            .await
+    }
+
+    /// [`serve`](Self::serve), and once shutdown has begun, `force()` is awaited: when it
+    /// resolves (the binary passes a second Ctrl-C / SIGTERM), open connections are cut and
+    /// running deliveries aborted at once, their items back in the outbox.
+    pub async fn serve_until<F, Fut>(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+        force: F,
+    ) -> anyhow::Result<()>
+    where
+        F: FnOnce() -> Fut + Send,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
         let exchange = &self.state.exchange;
         let worker = DeliveryWorker::new(
             exchange.partners.clone(),
@@ -125,21 +142,41 @@ impl Gateway {
             tracing::info!("shutting down: refusing new connections, finishing what runs");
             let _ = signalled.send(true);
         };
+        // Set on a second signal: cut what still runs.
+        let (cut, mut cutting) = tokio::sync::watch::channel(false);
+        let mut stopping_for_force = stopping.clone();
         let app = router(self.state.clone());
         let http = async {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(signal)
-                .await
-                .context("the HTTP server failed");
+            let graceful = axum::serve(listener, app).with_graceful_shutdown(signal);
+            let served = tokio::select! {
+                served = graceful => served.context("the HTTP server failed"),
+                _ = cutting.wait_for(|cut| *cut) => Ok(()),
+            };
             // Also when the server failed without a signal.
             let _ = stop.send(true);
             served
         };
+        let force_stop = worker.force_stop();
         let deliveries = async move {
             let _ = stopping.wait_for(|stop| *stop).await;
             worker.shutdown().await;
         };
-        let (served, ()) = tokio::join!(http, deliveries);
+        let forced = async move {
+            if stopping_for_force.wait_for(|stop| *stop).await.is_err() {
+                return;
+            }
+            force().await;
+            tracing::warn!("second signal: cutting open connections and running deliveries");
+            force_stop.now();
+            let _ = cut.send(true);
+        };
+        let main = async { tokio::join!(http, deliveries) };
+        tokio::pin!(main);
+        // A force that never comes must not hold the exit; one that comes lets the rest end now.
+        let (served, ()) = tokio::select! {
+            out = &mut main => out,
+            () = forced => main.await,
+        };
         pruner.abort();
         served
     }

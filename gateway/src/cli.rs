@@ -302,7 +302,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let gateway = Gateway::build(config).await?;
             let listener = bind(listen).await?;
             tracing::info!(listen = %listener.local_addr()?, kid = gateway.keys.signer().kid(), "dpp-gateway serving");
-            gateway.serve(listener, shutdown_signal()).await?;
+            // A second Ctrl-C / SIGTERM during the grace stops at once.
+            gateway
+                .serve_until(listener, shutdown_signal(), shutdown_signal)
+                .await?;
         }
         Command::Demo(args) => return crate::demo::run(args).await,
         Command::Keys { command } => keys(command)?,

@@ -8,6 +8,8 @@
 //!   items are back in the outbox — `queued`, due at once, no lease held, their attempt counted —
 //!   so a restarted gateway delivers them at once, not after the lease, and exactly once.
 //!
+//! - A second SIGTERM during the grace aborts what runs and exits at once, items back in the queue.
+//!
 //! Either way the listener closes as soon as the signal arrives: new connections are refused while
 //! deliveries drain, and after the exit. The outbox is read from the SQLite file, read-only, after
 //! the process is gone.
@@ -499,4 +501,64 @@ async fn sigterm_with_a_short_grace_returns_unfinished_items_and_a_restart_deliv
         .await
         .unwrap();
     assert_eq!(stats["validation_failures"], 0, "{stats}");
+}
+
+/// A second SIGTERM during the grace stops at once: the operator (or an orchestrator that
+/// escalates) does not wait out a long grace, and nothing is left leased.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_sigterm_cuts_the_grace_short_and_returns_the_items() {
+    const GRACE_SECS: u64 = 60;
+    const CONCURRENCY: usize = 4;
+    let mut s = Setup::start(&format!(
+        "concurrency = {CONCURRENCY}\n\
+         batch = {CONCURRENCY}\n\
+         poll_interval_ms = 50\n\
+         lease_secs = 600\n\
+         max_attempts = 10\n\
+         backoff_base_ms = 20\n\
+         backoff_max_ms = 500\n\
+         shutdown_grace_secs = {GRACE_SECS}\n"
+    ))
+    .await;
+    // Every call takes 5 s: the deliveries in flight would hold the 60 s grace for a while.
+    s.set_latency(5_000).await;
+    s.queue_passports().await;
+    let in_flight = s.wait_in_flight(CONCURRENCY).await;
+
+    let sigterm = Instant::now();
+    s.terminate_and_see_listener_closed().await;
+    // The first signal alone does not stop the deliveries: still running a moment later.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        s.gateway.running(),
+        "the first SIGTERM should start the grace, not end the process:\n{}",
+        process_support::tail(&s.gateway.log)
+    );
+    s.gateway.terminate();
+    let status = s.gateway.wait_exit(Duration::from_secs(30)).await;
+    let exited_after = sigterm.elapsed();
+    assert!(
+        status.success(),
+        "dpp-gateway exited with {status} after two SIGTERMs:\n{}",
+        process_support::tail(&s.gateway.log)
+    );
+    assert!(
+        exited_after < Duration::from_secs(GRACE_SECS / 2),
+        "the second SIGTERM should end the {GRACE_SECS} s grace at once; exited after \
+         {exited_after:?}"
+    );
+    let rows = outbox_rows(&s.gateway.database()).await;
+    assert_no_lease_held(&rows);
+    for passport in &in_flight {
+        let row = &rows[passport];
+        assert_eq!(
+            (row.state.as_str(), row.attempts),
+            ("queued", 1),
+            "aborted in flight, so back in the queue with its attempt counted: {row:#?}"
+        );
+    }
+    println!(
+        "two SIGTERMs (grace {GRACE_SECS} s): {} in flight, exited after {exited_after:.1?}",
+        in_flight.len()
+    );
 }

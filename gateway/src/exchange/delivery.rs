@@ -143,14 +143,32 @@ pub struct DeliveryWorker {
 /// A running worker.
 pub struct DeliveryHandle {
     stop: watch::Sender<bool>,
+    force: watch::Sender<bool>,
     task: JoinHandle<()>,
     owner: String,
+}
+
+/// Cuts a worker's shutdown grace short: running deliveries are aborted at once and their items
+/// returned to the outbox (an operator's second Ctrl-C / SIGTERM).
+#[derive(Clone)]
+pub struct ForceStop(watch::Sender<bool>);
+
+impl ForceStop {
+    /// Aborts what still runs; a shutdown in progress then returns promptly.
+    pub fn now(&self) {
+        let _ = self.0.send(true);
+    }
 }
 
 impl DeliveryHandle {
     /// The lease owner id of the worker.
     pub fn owner(&self) -> &str {
         &self.owner
+    }
+
+    /// A handle that cuts the shutdown grace short.
+    pub fn force_stop(&self) -> ForceStop {
+        ForceStop(self.force.clone())
     }
 
     /// Stops claiming, waits up to the grace period for running deliveries, aborts the rest
@@ -183,14 +201,24 @@ impl DeliveryWorker {
     /// Starts the worker on the runtime.
     pub fn spawn(self) -> DeliveryHandle {
         let (stop, stopped) = watch::channel(false);
+        let (force, forced) = watch::channel(false);
         let owner = self.inner.owner.clone();
         tracing::info!(worker = %owner, "delivery worker started");
-        let task = tokio::spawn(run(self.inner, stopped));
-        DeliveryHandle { stop, task, owner }
+        let task = tokio::spawn(run(self.inner, stopped, forced));
+        DeliveryHandle {
+            stop,
+            force,
+            task,
+            owner,
+        }
     }
 }
 
-async fn run(inner: Arc<WorkerInner>, mut stop: watch::Receiver<bool>) {
+async fn run(
+    inner: Arc<WorkerInner>,
+    mut stop: watch::Receiver<bool>,
+    mut force: watch::Receiver<bool>,
+) {
     let settings = &inner.settings;
     let mut tasks: JoinSet<()> = JoinSet::new();
     loop {
@@ -232,10 +260,20 @@ async fn run(inner: Arc<WorkerInner>, mut stop: watch::Receiver<bool>) {
     }
     let running = tasks.len();
     let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(settings.shutdown_grace, drain)
-        .await
-        .is_err()
-    {
+    let forced = async {
+        // A dropped sender is no order to stop at once.
+        if force.wait_for(|now| *now).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let finished = tokio::select! {
+        drained = tokio::time::timeout(settings.shutdown_grace, drain) => drained.is_ok(),
+        () = forced => {
+            tracing::warn!(worker = %inner.owner, running, "stopping now: running deliveries aborted");
+            false
+        }
+    };
+    if !finished {
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
     }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use dpp_schemas::Passport;
 use tokio::sync::Notify;
 
-pub use delivery::{DeliveryHandle, DeliverySettings, DeliveryWorker};
+pub use delivery::{DeliveryHandle, DeliverySettings, DeliveryWorker, ForceStop};
 pub use partners::{PartnerConnections, PartnerError, PartnerRegistration, PartnerView};
 
 use crate::store::{OutboxItem, PartnerState, StoreError};
