@@ -60,7 +60,8 @@ impl Store {
         actor: &str,
     ) -> Result<(String, PartnerToken), StoreError> {
         let token = new_token()?;
-        let id = uuid::Uuid::new_v4().to_string();
+        // Time-ordered, so a listing shows tokens in the order they were issued.
+        let id = uuid::Uuid::now_v7().to_string();
         let digest = token_digest(&token);
         let now = now_millis();
         let mut tx = self.begin_write().await?;
