@@ -273,21 +273,29 @@ async fn slow_upload(base: &str, duration: Duration) -> tokio::task::JoinHandle<
     })
 }
 
+/// The `[delivery]` table of these tests: `concurrency` slots (and batch), a 600 s lease (so
+/// nothing comes back by expiry during a test), fast retries, and `grace_secs`.
+fn delivery(concurrency: usize, grace_secs: u64) -> String {
+    format!(
+        "concurrency = {concurrency}\n\
+         batch = {concurrency}\n\
+         poll_interval_ms = 50\n\
+         lease_secs = {LEASE_SECS}\n\
+         max_attempts = 10\n\
+         backoff_base_ms = 20\n\
+         backoff_max_ms = 500\n\
+         shutdown_grace_secs = {grace_secs}\n"
+    )
+}
+
+/// The lease of every test here.
+const LEASE_SECS: u64 = 600;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_with_a_long_grace_finishes_the_deliveries_in_flight() {
     const GRACE_SECS: u64 = 30;
     const CONCURRENCY: usize = 4;
-    let mut s = Setup::start(&format!(
-        "concurrency = {CONCURRENCY}\n\
-         batch = {CONCURRENCY}\n\
-         poll_interval_ms = 50\n\
-         lease_secs = 600\n\
-         max_attempts = 10\n\
-         backoff_base_ms = 20\n\
-         backoff_max_ms = 500\n\
-         shutdown_grace_secs = {GRACE_SECS}\n"
-    ))
-    .await;
+    let mut s = Setup::start(&delivery(CONCURRENCY, GRACE_SECS)).await;
     // Every call to the mock (token, parts, structure, CFP) takes 2 s: a delivery takes seconds.
     s.set_latency(2_000).await;
     let ids = s.queue_passports().await;
@@ -387,18 +395,7 @@ async fn sigterm_with_a_long_grace_finishes_the_deliveries_in_flight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_with_a_short_grace_returns_unfinished_items_and_a_restart_delivers_them_once() {
     const CONCURRENCY: usize = 8;
-    const LEASE_SECS: u64 = 600;
-    let mut s = Setup::start(&format!(
-        "concurrency = {CONCURRENCY}\n\
-         batch = {CONCURRENCY}\n\
-         poll_interval_ms = 50\n\
-         lease_secs = {LEASE_SECS}\n\
-         max_attempts = 10\n\
-         backoff_base_ms = 20\n\
-         backoff_max_ms = 500\n\
-         shutdown_grace_secs = 1\n"
-    ))
-    .await;
+    let mut s = Setup::start(&delivery(CONCURRENCY, 1)).await;
     // Every call to the mock takes 5 s, longer than the 1 s grace: no delivery can finish.
     s.set_latency(5_000).await;
     let ids = s.queue_passports().await;
@@ -509,17 +506,7 @@ async fn sigterm_with_a_short_grace_returns_unfinished_items_and_a_restart_deliv
 async fn a_second_sigterm_cuts_the_grace_short_and_returns_the_items() {
     const GRACE_SECS: u64 = 60;
     const CONCURRENCY: usize = 4;
-    let mut s = Setup::start(&format!(
-        "concurrency = {CONCURRENCY}\n\
-         batch = {CONCURRENCY}\n\
-         poll_interval_ms = 50\n\
-         lease_secs = 600\n\
-         max_attempts = 10\n\
-         backoff_base_ms = 20\n\
-         backoff_max_ms = 500\n\
-         shutdown_grace_secs = {GRACE_SECS}\n"
-    ))
-    .await;
+    let mut s = Setup::start(&delivery(CONCURRENCY, GRACE_SECS)).await;
     // Every call takes 5 s: the deliveries in flight would hold the 60 s grace for a while.
     s.set_latency(5_000).await;
     s.queue_passports().await;
