@@ -28,6 +28,7 @@ on_both_backends!(
     collection_totals_per_month_and_category,
     duplicate_collection_record_stores_nothing,
     audit_rows_are_written,
+    latest_passports_come_in_one_batch_past_the_in_list_chunk,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -933,4 +934,31 @@ fn with_database_replaces_only_the_path() {
         "postgres://u:p@h/t1?sslmode=disable"
     );
     assert_eq!(with_database("postgres://h:1", "t1"), "postgres://h:1/t1");
+}
+
+async fn latest_passports_come_in_one_batch_past_the_in_list_chunk(db: &TestDb) {
+    let store = &db.store;
+    // 600 passports (more than one IN-list chunk of 500), the first one at version 2.
+    let mut ids = Vec::new();
+    for n in 0..600 {
+        let id = format!("urn:uuid:batch-{n:04}");
+        store
+            .insert_passport(&plain_passport(id.clone(), "PP", 0.5))
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    let mut next = plain_passport(ids[0].clone(), "PE", 0.1);
+    next.version = 2;
+    next.canonical_json = format!(r#"{{"id":"{}","v":2}}"#, ids[0]);
+    store.insert_next_version(&next, 1).await.unwrap();
+    let mut asked = ids.clone();
+    asked.push("urn:uuid:absent".to_owned());
+    let found = store.latest_passports(&asked).await.unwrap();
+    assert_eq!(found.len(), 600, "the absent id is simply not there");
+    let got: BTreeSet<&str> = found.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(got, ids.iter().map(String::as_str).collect());
+    let first = found.iter().find(|p| p.id == ids[0]).unwrap();
+    assert_eq!(first.version, 2, "the latest version");
+    assert!(store.latest_passports(&[]).await.unwrap().is_empty());
 }

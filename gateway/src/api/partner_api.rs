@@ -114,17 +114,21 @@ fn not_shared(id: &str) -> Problem {
 /// A passport in the form one partner may have it.
 struct SharedVersion {
     stored: StoredPassport,
-    shared: Shared,
-    /// The canonical bytes of the shared form (the stored ones when nothing was removed).
-    canonical: String,
+    /// The canonical bytes of the redacted form; `None` when nothing was withheld (then the
+    /// stored bytes are the partner's, not copied).
+    redacted: Option<String>,
 }
 
 impl SharedVersion {
+    /// The canonical bytes the partner gets.
+    fn into_canonical(self) -> String {
+        self.redacted.unwrap_or(self.stored.canonical_json)
+    }
+
     fn etag(&self) -> String {
-        if self.shared.redacted {
-            etag_of(self.canonical.as_bytes())
-        } else {
-            self.stored.etag.clone()
+        match &self.redacted {
+            Some(canonical) => etag_of(canonical.as_bytes()),
+            None => self.stored.etag.clone(),
         }
     }
 }
@@ -139,30 +143,34 @@ fn shared_form(partner: &PartnerRecord, stored: StoredPassport) -> Option<Shared
         }
     };
     match share(&partner.policy, &stored.id, &doc) {
-        Ok(shared) => {
-            let canonical = if shared.redacted {
-                match dpp_schemas::jcs::to_string(&shared.passport) {
-                    Ok(canonical) => canonical,
-                    Err(e) => {
-                        tracing::error!(passport = %stored.id, error = %e, "cannot canonicalise a shared passport");
-                        return None;
-                    }
-                }
-            } else {
-                stored.canonical_json.clone()
-            };
-            Some(SharedVersion {
+        Ok(Shared {
+            redacted: false, ..
+        }) => Some(SharedVersion {
+            stored,
+            redacted: None,
+        }),
+        Ok(shared) => match dpp_schemas::jcs::to_string(&shared.passport) {
+            Ok(canonical) => Some(SharedVersion {
                 stored,
-                shared,
-                canonical,
-            })
-        }
+                redacted: Some(canonical),
+            }),
+            Err(e) => {
+                tracing::error!(passport = %stored.id, error = %e, "cannot canonicalise a shared passport");
+                None
+            }
+        },
         Err(Withheld::NotSelected) => None,
         Err(Withheld::Unusable(why)) => {
             tracing::warn!(partner = %partner.name, passport = %stored.id, %why, "passport withheld from a partner");
             None
         }
     }
+}
+
+/// Whether `partner` may have `stored` at all (no redacted form is made).
+fn may_have(partner: &PartnerRecord, stored: &StoredPassport) -> bool {
+    serde_json::from_str::<Value>(&stored.canonical_json)
+        .is_ok_and(|doc| share(&partner.policy, &stored.id, &doc).is_ok())
 }
 
 async fn load_shared(
@@ -202,14 +210,13 @@ async fn get_one(
     if not_modified(&headers, &etag) {
         return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag));
     }
+    let location = format!("/partner/v1/passports/{}", version.stored.id);
     let mut response = (
         [(header::CONTENT_TYPE, "application/json")],
-        version.canonical,
+        version.into_canonical(),
     )
         .into_response();
-    if let Ok(location) =
-        HeaderValue::from_str(&format!("/partner/v1/passports/{}", version.stored.id))
-    {
+    if let Ok(location) = HeaderValue::from_str(&location) {
         response
             .headers_mut()
             .insert(header::CONTENT_LOCATION, location);
@@ -227,13 +234,13 @@ async fn signed(
     let Query(query) = query.map_err(|e| Problem::bad_parameter(e.body_text()))?;
     let version = load_shared(&state, &partner, &raw, query.version).await?;
     let etag = version.etag();
-    let jws = if version.shared.redacted {
+    let jws = if let Some(redacted) = &version.redacted {
         // The stored JWS covers fields this partner may not have: sign what it may have.
         state
             .exchange
             .partners
             .signer()
-            .sign_compact(version.canonical.as_bytes(), PASSPORT_JWS_TYP)
+            .sign_compact(redacted.as_bytes(), PASSPORT_JWS_TYP)
             .map_err(|e| {
                 tracing::error!(error = %e, "cannot sign a shared passport");
                 Problem::internal()
@@ -266,7 +273,7 @@ async fn search(
         for (i, stored) in page.items.into_iter().enumerate() {
             let cursor = crate::store::passport_cursor(&stored.id);
             if let Some(version) = shared_form(&partner, stored) {
-                found.push(version.canonical);
+                found.push(version.into_canonical());
             }
             after = Some(cursor);
             if found.len() == limit as usize {
@@ -317,21 +324,21 @@ async fn lineage(
         .lineage(&root.stored.id, direction, depth)
         .await
         .map_err(store_problem)?;
-    // Each reached id is shown only if it is a passport the partner may have.
-    let mut visible: HashMap<String, bool> = HashMap::new();
-    visible.insert(graph.root.clone(), true);
-    for node in &graph.nodes {
-        if visible.contains_key(&node.id) {
-            continue;
-        }
-        let stored = state
-            .store()
-            .passport(&node.id, None)
-            .await
-            .map_err(store_problem)?;
-        let shown = stored.and_then(|s| shared_form(&partner, s)).is_some();
-        visible.insert(node.id.clone(), shown);
+    // Each reached id is shown only if it is a passport the partner may have (one query for all).
+    let mut ids: Vec<String> = graph.nodes.iter().map(|n| n.id.clone()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut visible: HashMap<String, bool> = ids.iter().map(|id| (id.clone(), false)).collect();
+    for stored in state
+        .store()
+        .latest_passports(&ids)
+        .await
+        .map_err(store_problem)?
+    {
+        let shown = may_have(&partner, &stored);
+        visible.insert(stored.id, shown);
     }
+    visible.insert(graph.root.clone(), true);
     let withheld = visible.values().filter(|shown| !**shown).count();
     graph.nodes.retain(|n| visible[&n.id]);
     graph

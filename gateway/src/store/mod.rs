@@ -209,6 +209,9 @@ fn get_f64(row: &AnyRow, column: &str) -> Result<f64, StoreError> {
     }
 }
 
+/// Most ids one `IN (…)` list binds; keeps far below SQLite's and Postgres' parameter limits.
+const IN_LIST_CHUNK: usize = 500;
+
 /// `$from, $from+1, …` for an `IN (…)` list of `count` values.
 fn placeholders(from: usize, count: usize) -> String {
     (from..from + count)

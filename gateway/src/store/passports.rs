@@ -8,7 +8,10 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Store, StoreError, audit, ensure_finite, from_millis, now_millis, to_millis};
+use super::{
+    IN_LIST_CHUNK, Store, StoreError, audit, ensure_finite, from_millis, now_millis, placeholders,
+    to_millis,
+};
 
 /// Most items one [`Store::list_passports`] page returns, whatever the caller asks for.
 pub const MAX_PAGE_SIZE: u32 = 1000;
@@ -335,6 +338,31 @@ impl Store {
             None
         };
         Ok(Page { items, next_cursor })
+    }
+
+    /// The latest versions of those of `ids` that exist, in no particular order: one query per
+    /// 500 ids instead of one per id.
+    pub async fn latest_passports(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<StoredPassport>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            let sql = format!(
+                "SELECT {PASSPORT_COLUMNS} FROM passport_heads h \
+                 JOIN passports p ON p.id = h.id AND p.version = h.latest_version \
+                 WHERE h.id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                found.push(passport_from_row(&row)?);
+            }
+        }
+        Ok(found)
     }
 
     /// Number of passports (not versions).

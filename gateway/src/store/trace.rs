@@ -8,10 +8,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Store, StoreError, audit, from_millis, now_millis, placeholders, to_millis};
-
-/// Most ids one `IN (…)` list binds; keeps far below SQLite's and Postgres' parameter limits.
-const IN_LIST_CHUNK: usize = 500;
+use super::{
+    IN_LIST_CHUNK, Store, StoreError, audit, from_millis, now_millis, placeholders, to_millis,
+};
 
 /// One traceability event to store.
 #[derive(Debug, Clone)]
