@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{ADMIN, READER, TestGateway};
+use common::{ADMIN, READER, TestGateway, ouranos_registration};
 use dpp_schemas::fixtures;
 use reqwest::Method;
 use serde::Deserialize;
@@ -100,36 +100,19 @@ impl Target {
         assert_eq!(created.status(), 201);
         let partner = gw
             .admin(Method::POST, "/api/v1/partners")
-            .json(&json!({
-                "name": "tokai",
-                "type": "ouranos",
-                "endpoint": "https://api.ouranos.example/",
-                "settings": {
-                    "api_key": { "env": "OURANOS_API_KEY" },
-                    "operator_id": "d9a38406-cae2-4679-b052-15a75f5531e8",
-                    "plant_id": "d9a38406-cae2-4679-b052-15a75f5531e7",
-                    "auth": { "mode": "client", "client_id": "gw", "client_secret": { "file": "/run/secrets/ouranos" } }
-                }
-            }))
+            .json(&ouranos_registration("tokai"))
             .send()
             .await
             .unwrap();
         assert_eq!(partner.status(), 201, "{}", partner.text().await.unwrap());
         let caller = gw
             .admin(Method::POST, "/api/v1/partners")
-            .json(&json!({
-                "name": "tokai-reader",
-                "type": "ouranos",
-                "endpoint": "https://api.ouranos.example/",
-                "settings": {
-                    "api_key": { "env": "OURANOS_API_KEY" },
-                    "operator_id": "d9a38406-cae2-4679-b052-15a75f5531e8",
-                    "plant_id": "d9a38406-cae2-4679-b052-15a75f5531e7",
-                    "auth": { "mode": "client", "client_id": "gw", "client_secret": { "file": "/run/secrets/ouranos" } }
-                },
-                "state": "trusted-unchecked",
-                "limits": { "requestsPerSecond": 10000, "burst": 10000 }
-            }))
+            .json(&{
+                let mut doc = ouranos_registration("tokai-reader");
+                doc["state"] = json!("trusted-unchecked");
+                doc["limits"] = json!({ "requestsPerSecond": 10000, "burst": 10000 });
+                doc
+            })
             .send()
             .await
             .unwrap();

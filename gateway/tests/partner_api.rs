@@ -5,25 +5,16 @@
 
 mod common;
 
-use common::{ADMIN, TestGateway, expect_problem};
+use common::{ADMIN, TestGateway, expect_problem, ouranos_registration};
 use dpp_schemas::fixtures;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 fn registration(name: &str, state: &str, limits: Value) -> Value {
-    json!({
-        "name": name,
-        "type": "ouranos",
-        "endpoint": "https://api.ouranos.example/",
-        "settings": {
-            "api_key": { "env": "OURANOS_API_KEY" },
-            "operator_id": "d9a38406-cae2-4679-b052-15a75f5531e8",
-            "plant_id": "d9a38406-cae2-4679-b052-15a75f5531e7",
-            "auth": { "mode": "client", "client_id": "gw", "client_secret": { "file": "/run/secrets/ouranos" } }
-        },
-        "state": state,
-        "limits": limits
-    })
+    let mut doc = ouranos_registration(name);
+    doc["state"] = json!(state);
+    doc["limits"] = limits;
+    doc
 }
 
 async fn register(gw: &TestGateway, doc: &Value) -> Value {

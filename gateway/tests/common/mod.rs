@@ -133,3 +133,19 @@ pub async fn expect_problem(response: reqwest::Response, status: u16) -> serde_j
     assert!(!body["detail"].as_str().unwrap().is_empty());
     body
 }
+
+/// A valid Ouranos partner registration whose credentials are references that are never read
+/// (no connection is made): the base the API tests add state, limits or policy to.
+pub fn ouranos_registration(name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "name": name,
+        "type": "ouranos",
+        "endpoint": "https://api.ouranos.example/",
+        "settings": {
+            "api_key": { "env": "OURANOS_API_KEY" },
+            "operator_id": "d9a38406-cae2-4679-b052-15a75f5531e8",
+            "plant_id": "d9a38406-cae2-4679-b052-15a75f5531e7",
+            "auth": { "mode": "client", "client_id": "gw", "client_secret": { "file": "/run/secrets/ouranos" } }
+        }
+    })
+}
