@@ -41,7 +41,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
             .await
             .with_context(|| format!("cannot open the database {}", redact_url(url))),
         None => {
-            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            crate::private_files::create_private_dir(&config.data_dir).with_context(|| {
                 format!("cannot create the data dir {}", config.data_dir.display())
             })?;
             Store::open_in_dir(&config.data_dir).await.with_context(|| {
@@ -54,7 +54,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 impl Gateway {
     /// Opens (or creates) keys and store, compiles every schema once.
     pub async fn build(config: Config) -> anyhow::Result<Gateway> {
-        std::fs::create_dir_all(&config.data_dir)
+        crate::private_files::create_private_dir(&config.data_dir)
             .with_context(|| format!("cannot create the data dir {}", config.data_dir.display()))?;
         let keys = KeyStore::open_or_generate(&config.data_dir)
             .with_context(|| format!("cannot open the keys in {}", config.data_dir.display()))?;
@@ -70,9 +70,13 @@ impl Gateway {
         let service = PassportService::new(store.clone(), schemas.clone(), keys.signer());
         let metrics = crate::telemetry::install_metrics();
         let adapters = Arc::new(AdapterRegistry::with_builtin_adapters());
+        let secrets = config
+            .secret_sources()
+            .context("the [secrets] configuration cannot be used")?;
         let partners = Arc::new(
             PartnerConnections::new(store, adapters, keys.signer())
-                .with_http_settings(config.http.settings()),
+                .with_http_settings(config.http.settings())
+                .with_secrets(secrets),
         );
         let remote_pull = RemotePull {
             cache: Arc::new(PullCache::new(schemas, PULL_CACHE_ENTRIES)),

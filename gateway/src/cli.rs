@@ -299,6 +299,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 );
             }
             let listen = config.listen;
+            if !listen.ip().is_loopback() && config.auth.metrics_tokens.is_empty() {
+                tracing::warn!(
+                    listen = %listen,
+                    "/metrics is open to anyone who reaches this address and names partners; set DPP_GATEWAY_METRICS_TOKEN (auth.metrics_tokens)"
+                );
+            }
             let gateway = Gateway::build(config).await?;
             let listener = bind(listen).await?;
             tracing::info!(listen = %listener.local_addr()?, kid = gateway.keys.signer().kid(), "dpp-gateway serving");
@@ -327,8 +333,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let mut config = args.load()?;
             let admin = config.auth.admin_tokens.len();
             let readers = config.auth.reader_tokens.len();
+            let scrapers = config.auth.metrics_tokens.len();
             config.auth.admin_tokens = vec![format!("({admin} token(s), hidden)")];
             config.auth.reader_tokens = vec![format!("({readers} token(s), hidden)")];
+            config.auth.metrics_tokens = vec![format!("({scrapers} token(s), hidden)")];
             config.database_url = config.database_url.as_deref().map(redact_url);
             println!(
                 "{}",
@@ -555,7 +563,8 @@ async fn partner(command: PartnerCommand) -> anyhow::Result<std::process::ExitCo
             let registration: crate::exchange::PartnerRegistration =
                 serde_json::from_value(doc).context("invalid partner registration")?;
             let schemas = SchemaRegistry::new().context("cannot compile the bundled schemas")?;
-            let record = match registration.check(&adapters, &schemas) {
+            let secrets = config.secret_sources()?;
+            let record = match registration.check(&adapters, &schemas, &secrets) {
                 Ok(record) => record,
                 Err(violations) => {
                     eprintln!("partner refused:");
@@ -615,10 +624,13 @@ async fn partner(command: PartnerCommand) -> anyhow::Result<std::process::ExitCo
             report,
             config,
         } => {
-            let store = open_store(&config.load()?).await?;
+            let config = config.load()?;
+            let secrets = config.secret_sources()?;
+            let store = open_store(&config).await?;
             let outcome = crate::onboarding::check_partner(
                 &store,
                 &adapters,
+                &secrets,
                 &name,
                 report.as_deref(),
                 "cli",
@@ -698,12 +710,13 @@ async fn check_partners(config: &Config) -> anyhow::Result<()> {
         println!("# partners: none (no database yet)");
         return Ok(());
     }
+    let secrets = config.secret_sources()?;
     let store = open_store(config).await?;
     let adapters = dpp_adapters::AdapterRegistry::with_builtin_adapters();
     let partners = store.partners().await?;
     let mut invalid = 0;
     for p in &partners {
-        match crate::exchange::partners::check_stored_partner(p, &adapters) {
+        match crate::exchange::partners::check_stored_partner(p, &adapters, &secrets) {
             Ok(()) => println!(
                 "# partner {} ({}): adapter config valid",
                 p.name, p.adapter_type
@@ -752,9 +765,12 @@ async fn conformance(command: ConformanceCommand) -> anyhow::Result<std::process
                 &args.credentials_from,
             ) {
                 (Some(partner), ..) => {
-                    let store = open_store(&args.config.load()?).await?;
+                    let config = args.config.load()?;
+                    let secrets = config.secret_sources()?;
+                    let store = open_store(&config).await?;
                     let adapters = dpp_adapters::AdapterRegistry::with_builtin_adapters();
-                    crate::onboarding::target_for_partner(&store, &adapters, partner).await?
+                    crate::onboarding::target_for_partner(&store, &adapters, &secrets, partner)
+                        .await?
                 }
                 (None, Some(adapter), Some(endpoint), Some(prefix)) => {
                     let data_space: DataSpace = adapter.parse().map_err(|_| {

@@ -49,6 +49,43 @@ pub struct Config {
     /// deleted (a retry after that is a new request).
     #[serde(default = "default_idempotency_retention")]
     pub idempotency_retention_hours: u64,
+    /// Where partner credential references may point.
+    #[serde(default)]
+    pub secrets: SecretsConfig,
+}
+
+/// Where partner credential references may point (`[secrets]`): the operator's decision, which
+/// no API token can widen. With neither set, partners can only be registered without
+/// credentials.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// Directory holding one file per secret (e.g. `/run/secrets`); `{ file = "name" }` reads
+    /// `<dir>/name`. It must not be or contain the data dir's key store or database.
+    pub dir: Option<PathBuf>,
+    /// Environment variables `{ env = "NAME" }` may name: exact names or `PREFIX*`; the gateway's
+    /// own `DPP_GATEWAY_*` variables never.
+    pub env: Vec<String>,
+}
+
+impl Config {
+    /// The places credential references may be read from: the `[secrets]` table, with the key
+    /// store and the SQLite database protected.
+    pub fn secret_sources(&self) -> Result<dpp_adapters::contract::SecretSources, ConfigError> {
+        let db = self.data_dir.join(crate::store::SQLITE_FILE_NAME);
+        let mut protected = vec![self.data_dir.join(crate::trust::KEYS_DIR), db.clone()];
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut name = db.clone().into_os_string();
+            name.push(suffix);
+            protected.push(PathBuf::from(name));
+        }
+        dpp_adapters::contract::SecretSources::new(
+            self.secrets.dir.as_deref(),
+            &self.secrets.env,
+            &protected,
+        )
+        .map_err(|e| ConfigError::Semantic(e.to_string()))
+    }
 }
 
 fn default_idempotency_retention() -> u64 {
@@ -229,6 +266,11 @@ pub struct AuthConfig {
     /// Tokens with read-only access (`DPP_GATEWAY_READER_TOKEN` adds one).
     #[serde(default)]
     pub reader_tokens: Vec<String>,
+    /// Tokens a metrics scraper sends to `/metrics` (`DPP_GATEWAY_METRICS_TOKEN` adds one). When
+    /// any is set, `/metrics` answers only these (and admin tokens); otherwise it is open, as
+    /// Prometheus expects on a private network — it names partners, so set one elsewhere.
+    #[serde(default)]
+    pub metrics_tokens: Vec<String>,
 }
 
 fn default_request_timeout() -> u64 {
@@ -250,6 +292,7 @@ impl Default for Config {
             inbound: InboundConfig::default(),
             http: HttpClientConfig::default(),
             idempotency_retention_hours: default_idempotency_retention(),
+            secrets: SecretsConfig::default(),
         }
     }
 }
@@ -295,7 +338,13 @@ impl Config {
         // and `DPP_GATEWAY_CONFIG` (the file) are not config keys, so they are ignored here.
         figment = figment.merge(
             Env::prefixed("DPP_GATEWAY_")
-                .ignore(&["ADMIN_TOKEN", "READER_TOKEN", "LOG", "CONFIG"])
+                .ignore(&[
+                    "ADMIN_TOKEN",
+                    "READER_TOKEN",
+                    "METRICS_TOKEN",
+                    "LOG",
+                    "CONFIG",
+                ])
                 .split("__"),
         );
         let mut config: Config = figment.extract().map_err(Box::new)?;
@@ -304,6 +353,9 @@ impl Config {
         }
         if let Ok(token) = std::env::var("DPP_GATEWAY_READER_TOKEN") {
             config.auth.reader_tokens.push(token);
+        }
+        if let Ok(token) = std::env::var("DPP_GATEWAY_METRICS_TOKEN") {
+            config.auth.metrics_tokens.push(token);
         }
         if let Some(listen) = overrides.listen {
             config.listen = listen;
@@ -355,6 +407,7 @@ impl Config {
             .admin_tokens
             .iter()
             .chain(&self.auth.reader_tokens)
+            .chain(&self.auth.metrics_tokens)
         {
             if token.len() < 16 {
                 return Err(ConfigError::Semantic(

@@ -59,17 +59,26 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let base = format!("http://{addr}");
     let admin_token = random_token();
     let reader_token = random_token();
+    // The mock partners' credentials are files in a secrets directory beside (never holding)
+    // the key store, as an operator would mount one.
+    let secrets_dir = data_dir.path().join("secrets");
+    std::fs::create_dir_all(&secrets_dir).context("cannot create the demo secrets dir")?;
     let mut config = Config {
         listen: addr,
         data_dir: data_dir.path().to_owned(),
         public_base_url: base.clone(),
         operator_id: "urn:example:operator:kanto-polymer-works".into(),
+        secrets: crate::config::SecretsConfig {
+            dir: Some(secrets_dir.clone()),
+            env: Vec::new(),
+        },
         ..Config::default()
     };
     config.auth.admin_tokens.push(admin_token.clone());
     config.auth.reader_tokens.push(reader_token.clone());
     let gateway = Gateway::build(config).await?;
     let store = gateway.state.store().clone();
+    let secrets = gateway.state.exchange.partners.secrets().clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let once = args.once;
     let server = tokio::spawn(gateway.serve(listener, async move {
@@ -85,9 +94,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     let outcome = async {
         let summary = seed_and_check(&base, &admin_token, &reader_token).await?;
-        let rows =
-            exchange_with_data_spaces(&store, data_dir.path(), &base, &admin_token, &reader_token)
-                .await?;
+        let rows = exchange_with_data_spaces(
+            &store,
+            &secrets,
+            data_dir.path(),
+            &base,
+            &admin_token,
+            &reader_token,
+        )
+        .await?;
         anyhow::Ok((summary, rows))
     }
     .await;
@@ -336,6 +351,7 @@ pub struct DataSpaceRow {
 /// `/api/v1/remote/…` and check the reference it carries against our signed original.
 async fn exchange_with_data_spaces(
     store: &crate::store::Store,
+    secrets: &dpp_adapters::contract::SecretSources,
     data_dir: &std::path::Path,
     base: &str,
     admin: &str,
@@ -357,7 +373,8 @@ async fn exchange_with_data_spaces(
     let mut rows = Vec::new();
     for data_space in DataSpace::ALL {
         let name = format!("{}-demo", data_space.as_str());
-        let mock = DemoMock::start(data_space, data_dir, &name).await?;
+        let secrets_dir = secrets.dir().context("the demo has a secrets dir")?;
+        let mock = DemoMock::start(data_space, secrets_dir, &name).await?;
         post_created(
             &http,
             &format!("{base}/api/v1/partners"),
@@ -367,9 +384,15 @@ async fn exchange_with_data_spaces(
         )
         .await?;
         let reports = data_dir.join("reports").join(&name);
-        let check =
-            crate::onboarding::check_partner(store, &adapters, &name, Some(&reports), "demo")
-                .await?;
+        let check = crate::onboarding::check_partner(
+            store,
+            &adapters,
+            secrets,
+            &name,
+            Some(&reports),
+            "demo",
+        )
+        .await?;
         let mut row = DataSpaceRow {
             data_space: data_space.as_str().to_owned(),
             cases_passed: check.report.summary.passed,

@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod exchange;
 pub mod onboarding;
+pub mod private_files;
 pub mod problem;
 pub mod service;
 pub mod store;

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use dpp_adapters::contract::{EgressPolicy, HttpClient, HttpSettings};
+use dpp_adapters::contract::{EgressPolicy, HttpClient, HttpSettings, SecretSources};
 use dpp_adapters::registry::AdapterRegistry;
 use dpp_conformance::suite::{self, CaseFilter, DataSpace, ReportFiles, SuiteReport, Target};
 use reqwest::Url;
@@ -31,6 +31,7 @@ pub struct CheckOutcome {
 pub async fn target_for_partner(
     store: &Store,
     adapters: &AdapterRegistry,
+    secrets: &SecretSources,
     name: &str,
 ) -> anyhow::Result<Target> {
     let record = store
@@ -45,7 +46,7 @@ pub async fn target_for_partner(
     })?;
     let factory = adapters.factory(&record.adapter_type)?;
     let checked = factory.validate(&record.adapter_config())?;
-    let credentials = factory.conformance_credentials(&checked).await?;
+    let credentials = factory.conformance_credentials(&checked, secrets).await?;
     let policy = EgressPolicy::allowing(&record.allowed_hosts);
     let endpoint = Url::parse(&credentials.endpoint)
         .with_context(|| format!("endpoint {}", credentials.endpoint))?;
@@ -65,11 +66,12 @@ pub async fn target_for_partner(
 pub async fn check_partner(
     store: &Store,
     adapters: &AdapterRegistry,
+    secrets: &SecretSources,
     name: &str,
     report_dir: Option<&Path>,
     actor: &str,
 ) -> anyhow::Result<CheckOutcome> {
-    let target = target_for_partner(store, adapters, name).await?;
+    let target = target_for_partner(store, adapters, secrets, name).await?;
     let report = suite::run(&target, &CaseFilter::all()).await;
     let files = match report_dir {
         Some(dir) => Some(

@@ -717,6 +717,31 @@ async fn published_documents() {
     assert!(metrics.contains("dpp_http_requests_total"), "{metrics}");
 }
 
+/// Issue 9: `/metrics` names partners; with a metrics token configured only it (or an admin
+/// token) reads it.
+#[tokio::test]
+async fn metrics_answer_only_the_metrics_token_when_one_is_set() {
+    const SCRAPER: &str = "scraper-token-0123456789";
+    let gw = TestGateway::start_with(|c| c.auth.metrics_tokens.push(SCRAPER.into())).await;
+    let scrape = |token: Option<&str>| {
+        let mut request = gw.http.get(gw.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    for token in [None, Some(READER), Some("scraper-token-0123456780")] {
+        let refused = scrape(token).await.unwrap();
+        let body = expect_problem(refused, 401).await;
+        assert!(!body.to_string().contains("dpp_http"), "{body}");
+    }
+    for token in [SCRAPER, ADMIN] {
+        let answered = scrape(Some(token)).await.unwrap();
+        assert_eq!(answered.status(), 200);
+        assert!(answered.text().await.unwrap().contains("# TYPE"));
+    }
+}
+
 /// Every problem kind the code can answer (`Problem::new(StatusCode::…, "kind", …)` anywhere in
 /// `gateway/src`) has its row in `docs/problems.md`, where the `type` URIs point.
 #[test]

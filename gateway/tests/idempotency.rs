@@ -57,8 +57,9 @@ async fn answer(response: reqwest::Response) -> (u16, Vec<Option<String>>, bool,
 
 /// Registers a trusted partner (its endpoint answers nothing; deliveries just fail and retry).
 async fn register_partner(gw: &TestGateway, dir: &tempfile::TempDir) {
-    let secret = dir.path().join("api-key");
-    std::fs::write(&secret, "k\n").unwrap();
+    let _ = dir;
+    // A reference by name into the gateway's secrets dir (never read: deliveries fail first).
+    let secret = "api-key";
     let registered = gw
         .admin(Method::POST, "/api/v1/partners")
         .json(&json!({
@@ -454,4 +455,80 @@ async fn a_request_that_died_never_lets_its_retry_store_twice() {
         !gw.store.release_receipt(&retry).await.unwrap(),
         "a committed receipt is never given back"
     );
+}
+
+/// Issue 9: a partner token is a secret shown once. Issued under an `Idempotency-Key`, its
+/// answer used to be kept whole in `inbound_receipts` and replayed; now no byte of the database
+/// holds it, the retry learns only that the request took effect, and the data dir and database
+/// are private to the gateway's user.
+#[tokio::test]
+async fn a_partner_token_is_never_kept_for_replay_nor_stored_in_clear() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let gw = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    register_partner(&gw, &dir).await;
+    let issue = || {
+        gw.admin(Method::POST, "/api/v1/partners/ouranos-idem/tokens")
+            .header("idempotency-key", "token-once")
+    };
+    let first = issue().send().await.unwrap();
+    assert_eq!(first.status(), 201);
+    assert_eq!(first.headers()["cache-control"], "no-store");
+    let token = first.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let retry = issue().send().await.unwrap();
+    let problem = expect_problem(retry, 409).await;
+    assert!(
+        problem["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("/idempotency-answer-withheld"),
+        "{problem}"
+    );
+    assert!(!problem.to_string().contains(&token));
+    // Still exactly one token.
+    let listed: Value = gw
+        .admin(Method::GET, "/api/v1/partners/ouranos-idem/tokens")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+
+    // No file of the data dir (database, journals, keys) holds the token or its secret part.
+    let data_dir = gw.dir.path();
+    let secret_part = token.rsplit('_').next().unwrap().to_owned();
+    let mut files = vec![data_dir.to_owned()];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let holds = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        assert!(
+            !holds(&token) && !holds(&secret_part),
+            "{} holds the partner token",
+            path.display()
+        );
+    }
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(data_dir), 0o700);
+    let db = data_dir.join(dpp_gateway::store::SQLITE_FILE_NAME);
+    assert_eq!(mode(&db), 0o600);
+    for journal in ["-wal", "-shm"] {
+        let path = std::path::PathBuf::from(format!("{}{journal}", db.display()));
+        if path.exists() {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
 }

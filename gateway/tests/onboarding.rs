@@ -48,6 +48,7 @@ async fn a_conforming_partner_is_verified_and_then_receives_deliveries() {
     let outcome = dpp_gateway::onboarding::check_partner(
         gateway.store(),
         &adapters,
+        gateway.state.exchange.partners.secrets(),
         "ouranos-good",
         Some(&reports),
         "test",
@@ -112,6 +113,7 @@ async fn a_partner_breaking_a_mandatory_rule_is_marked_failed() {
     let outcome = dpp_gateway::onboarding::check_partner(
         gateway.store(),
         &adapters,
+        gateway.state.exchange.partners.secrets(),
         "ouranos-lax",
         None,
         "test",

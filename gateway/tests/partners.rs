@@ -15,7 +15,7 @@ fn settings() -> Value {
         "api_key": { "env": "OURANOS_API_KEY" },
         "operator_id": "d9a38406-cae2-4679-b052-15a75f5531e8",
         "plant_id": "d9a38406-cae2-4679-b052-15a75f5531e7",
-        "auth": { "mode": "client", "client_id": "gw", "client_secret": { "file": "/run/secrets/ouranos" } }
+        "auth": { "mode": "client", "client_id": "gw", "client_secret": { "file": "ouranos" } }
     })
 }
 
@@ -326,10 +326,14 @@ async fn subscriptions_are_created_listed_and_removed() {
 }
 
 fn gateway(args: &[&str], dir: &std::path::Path) -> Output {
+    let secrets = dir.join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
     Command::new(env!("CARGO_BIN_EXE_dpp-gateway"))
         .args(args)
         .env_remove("DPP_GATEWAY_ADMIN_TOKEN")
         .env("DPP_GATEWAY_DATA_DIR", dir)
+        .env("DPP_GATEWAY_SECRETS__DIR", &secrets)
+        .env("DPP_GATEWAY_SECRETS__ENV", r#"["OURANOS_*"]"#)
         .output()
         .expect("run dpp-gateway")
 }
@@ -348,7 +352,7 @@ fn the_cli_adds_lists_shows_removes_and_config_validate_checks_partners() {
 api_key = { env = "OURANOS_API_KEY" }
 operator_id = "d9a38406-cae2-4679-b052-15a75f5531e8"
 plant_id = "d9a38406-cae2-4679-b052-15a75f5531e7"
-auth = { mode = "login", account_id = "ops@example.jp", password = { file = "/run/secrets/pw" } }
+auth = { mode = "login", account_id = "ops@example.jp", password = { file = "pw" } }
 "#,
     )
     .unwrap();
@@ -433,10 +437,9 @@ auth = { mode = "login", account_id = "ops@example.jp", password = { file = "/ru
     let inline = dir.path().join("inline.toml");
     std::fs::write(
         &inline,
-        std::fs::read_to_string(&settings_file).unwrap().replace(
-            "{ file = \"/run/secrets/pw\" }",
-            "{ value = \"hunter2-cli\" }",
-        ),
+        std::fs::read_to_string(&settings_file)
+            .unwrap()
+            .replace("{ file = \"pw\" }", "{ value = \"hunter2-cli\" }"),
     )
     .unwrap();
     let refused = gateway(
@@ -469,7 +472,7 @@ auth = { mode = "login", account_id = "ops@example.jp", password = { file = "/ru
     let shown: Value = serde_json::from_slice(&show.stdout).unwrap();
     assert_eq!(
         shown["settings"]["auth"]["password"],
-        json!({ "file": "/run/secrets/pw" })
+        json!({ "file": "pw" })
     );
 
     let validate = gateway(&["config", "validate"], dir.path());
@@ -496,7 +499,15 @@ async fn config_validate_names_a_partner_whose_stored_config_breaks() {
     let schemas = dpp_schemas::SchemaRegistry::new().unwrap();
     let registration: dpp_gateway::exchange::PartnerRegistration =
         serde_json::from_value(registration("drifted")).unwrap();
-    let mut record = registration.check(&adapters, &schemas).unwrap();
+    std::fs::create_dir_all(dir.path().join("secrets")).unwrap();
+    let secrets = dpp_adapters::contract::SecretSources::new(
+        Some(&dir.path().join("secrets")),
+        &["OURANOS_*".to_owned()],
+        &[],
+    );
+    let mut record = registration
+        .check(&adapters, &schemas, &secrets.unwrap())
+        .unwrap();
     // A config written by an older version, valid then, invalid for this adapter now.
     record.settings.insert("page_size".into(), json!(0));
     store.insert_partner(&record, "test").await.unwrap();
@@ -508,4 +519,48 @@ async fn config_validate_names_a_partner_whose_stored_config_breaks() {
         stdout.contains("partner drifted (ouranos): INVALID") && stdout.contains("page_size"),
         "{stdout}"
     );
+}
+
+/// Issue 9: the role a request needs comes from the route it matched, not from how its path
+/// ends. A reader once deleted a partner named `verify` (`DELETE /api/v1/partners/verify`, 204).
+#[tokio::test]
+async fn a_reader_token_cannot_write_whatever_the_path_ends_with() {
+    let gw = TestGateway::start(fast_delivery()).await;
+    gw.register(&registration("verify")).await;
+    let passport = gw.create(pellet_lot(1)).await;
+    let writes = [
+        (Method::DELETE, "/api/v1/partners/verify".to_owned()),
+        (Method::POST, "/api/v1/partners/verify/tokens".to_owned()),
+        (Method::POST, "/api/v1/exchanges".to_owned()),
+        (Method::PUT, format!("/api/v1/passports/{passport}")),
+        (Method::POST, "/api/v1/passports/verify".to_owned()),
+        (Method::POST, "/api/v1/subscriptions".to_owned()),
+    ];
+    for (method, path) in writes {
+        let response = gw
+            .reader(method.clone(), &path)
+            .json(&json!({ "partner": "verify", "passport": passport }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        assert!(
+            status == 403 || status == 405,
+            "{method} {path} with a reader token answered {status}"
+        );
+    }
+    let still_there = gw
+        .reader(Method::GET, "/api/v1/partners/verify")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(still_there.status(), 200);
+    // The one write-shaped route a reader may call, by its route, still answers.
+    let verify = gw
+        .reader(Method::POST, "/api/v1/verify")
+        .json(&json!({ "jws": "a.b.c" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verify.status(), 422);
 }

@@ -328,3 +328,80 @@ fn removing_or_registering_a_partner_again_forgets_what_was_pulled() {
         assert_eq!(x_cache(&headers), "MISS");
     });
 }
+
+/// The attack of issue 9: an admin token registers a "partner" whose client secret names the
+/// gateway's signing key (or its environment), and one reader pull would send it away. Every
+/// spelling is refused at registration; a symlink planted in the secrets dir passes registration
+/// (names are checked without I/O) but is refused when read, with words that say nothing of the
+/// file system, and the "partner" receives no request at all.
+#[test]
+fn a_credential_reference_cannot_send_the_signing_key_or_the_environment_to_a_partner() {
+    run(async {
+        let mock = start_mock().await;
+        let gw = TestGateway::start(fast_delivery()).await;
+        let jwks: Value = gw
+            .reader(Method::GET, "/.well-known/jwks.json")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let kid = jwks["keys"][0]["kid"].as_str().unwrap().to_owned();
+        let key_file = gw.dir.path().join("keys").join(format!("{kid}.pem"));
+        assert!(
+            key_file.exists(),
+            "the key store layout changed: {key_file:?}"
+        );
+
+        let attacks = [
+            json!({ "file": key_file.to_string_lossy() }),
+            json!({ "file": format!("../keys/{kid}.pem") }),
+            json!({ "file": "/proc/self/environ" }),
+            json!({ "file": gw.dir.path().join("dpp-gateway.db").to_string_lossy() }),
+            json!({ "env": "DPP_GATEWAY_ADMIN_TOKEN" }),
+            json!({ "env": "HOME" }),
+        ];
+        for (i, reference) in attacks.iter().enumerate() {
+            let mut doc = env_partner(&mock, &format!("exfil-{i}"));
+            doc["settings"]["auth"]["client_secret"] = reference.clone();
+            let response = gw
+                .admin(Method::POST, "/api/v1/partners")
+                .json(&doc)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 422, "{reference} was accepted");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(
+                body["violations"][0]["pointer"], "/settings/auth/client_secret",
+                "{body}"
+            );
+        }
+
+        // A link inside the secrets dir to the key store, and one to a file that is not there.
+        let secrets = gw.dir.path().join("secrets");
+        std::os::unix::fs::symlink(&key_file, secrets.join("planted")).unwrap();
+        let mut details = Vec::new();
+        for (name, file) in [("planted-key", "planted"), ("planted-missing", "absent")] {
+            let mut doc = env_partner(&mock, name);
+            doc["settings"]["auth"]["client_secret"] = json!({ "file": file });
+            gw.register(&doc).await;
+            let (status, _, body) = pull(&gw, name, ABSENT).await;
+            assert_eq!(status, 503, "{body}");
+            let detail = body["detail"].as_str().unwrap().to_owned();
+            assert!(
+                !detail.contains(&kid) && !detail.contains("keys"),
+                "{detail}"
+            );
+            details.push(detail.replace(name, "NAME").replace(file, "FILE"));
+        }
+        assert_eq!(details[0], details[1], "the answers tell the files apart");
+        let stats = mock.stats();
+        assert_eq!(
+            (stats.requests, stats.auth_posts),
+            (0, 0),
+            "the mock partner was called: {stats:?}"
+        );
+    });
+}

@@ -70,14 +70,16 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Where a credential comes from: `{ env = "VAR" }`, `{ file = "/run/secrets/x" }`, or — for
-/// tests and demos only — `{ value = "…" }`.
+/// Where a credential comes from: `{ env = "VAR" }`, `{ file = "name" }` (in the secrets
+/// directory), or — for tests only; registrations refuse it — `{ value = "…" }`. Read through
+/// [`super::SecretSources`], which decides where a reference may point.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum SecretRef {
-    /// An environment variable, read at build time.
+    /// An environment variable on the operator's allow-list, read at build time.
     Env(String),
-    /// A file whose content (trailing newline removed) is the secret, read at build time.
+    /// A file in the operator's secrets directory whose content (trailing newline removed) is the
+    /// secret, read at build time.
     File(PathBuf),
     /// The secret inline.
     Value(Secret),
@@ -97,22 +99,6 @@ impl SecretRef {
             )));
         }
         Ok(())
-    }
-
-    /// Reads the secret (environment or file). Called from `build`, never from `validate`.
-    pub async fn resolve(&self, field: &str) -> Result<Secret, AdapterError> {
-        match self {
-            SecretRef::Env(name) => std::env::var(name).map(Secret).map_err(|_| {
-                AdapterError::Config(format!("{field}: environment variable {name} is not set"))
-            }),
-            SecretRef::File(path) => {
-                let text = tokio::fs::read_to_string(path).await.map_err(|e| {
-                    AdapterError::Config(format!("{field}: cannot read {}: {e}", path.display()))
-                })?;
-                Ok(Secret(text.trim_end_matches(['\r', '\n']).to_owned()))
-            }
-            SecretRef::Value(secret) => Ok(secret.clone()),
-        }
     }
 }
 
@@ -163,19 +149,6 @@ mod tests {
             matches!(empty.check("api_key"), Err(AdapterError::Config(m)) if m.contains("api_key"))
         );
         assert!(serde_json::from_value::<SecretRef>(json!({ "vault": "x" })).is_err());
-    }
-
-    #[tokio::test]
-    async fn a_file_secret_loses_its_trailing_newline() {
-        let dir = std::env::temp_dir().join(format!("dpp-adapters-secret-{}", std::process::id()));
-        std::fs::write(&dir, "s3cret\n").unwrap();
-        let got = SecretRef::File(dir.clone()).resolve("f").await.unwrap();
-        std::fs::remove_file(&dir).unwrap();
-        assert_eq!(got.expose(), "s3cret");
-        let missing = SecretRef::Env("DPP_ADAPTERS_SURELY_UNSET_VAR".into())
-            .resolve("k")
-            .await;
-        assert!(matches!(missing, Err(AdapterError::Config(_))));
     }
 
     #[test]

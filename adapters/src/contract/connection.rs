@@ -16,7 +16,7 @@ use reqwest::{Method, Url};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{AdapterContext, AdapterError, Capabilities, Capability, CheckedConfig};
+use super::{AdapterContext, AdapterError, Capabilities, Capability, CheckedConfig, SecretSources};
 
 /// Makes connections of one adapter type. One instance per type, listed in
 /// [`crate::registry`].
@@ -41,11 +41,12 @@ pub trait AdapterFactory: Send + Sync {
 
     /// The endpoint and credentials of a checked config as the conformance suite reads them
     /// (variables such as `API_KEY`, `ACCOUNT`, `PASSWORD`, `CLIENT_ID`, `CLIENT_SECRET`, secrets
-    /// resolved), so `partner check` runs the suite with the partner's own settings without the
+    /// resolved through the operator's `secrets`), so `partner check` runs the suite with the partner's own settings without the
     /// gateway knowing any data space's config format. Adapters without a suite keep the default.
     async fn conformance_credentials(
         &self,
         _checked: &CheckedConfig,
+        _secrets: &SecretSources,
     ) -> Result<ConformanceCredentials, AdapterError> {
         Err(AdapterError::Config(format!(
             "the {} adapter has no conformance suite yet",

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{AdapterError, HttpClient};
+use super::{AdapterError, HttpClient, SecretSources};
 
 /// Why a signature could not be made.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -180,6 +180,8 @@ pub struct AdapterContext {
     pub keys: Arc<dyn KeyResolver>,
     /// The only way to the network: SSRF-guarded, no redirects, no proxies.
     pub http: HttpClient,
+    /// The only way to credentials: the places the operator allows references to point.
+    pub secrets: Arc<SecretSources>,
     /// The time source.
     pub clock: Arc<dyn Clock>,
     /// Telemetry sink.
@@ -187,14 +189,16 @@ pub struct AdapterContext {
 }
 
 impl AdapterContext {
-    /// A context for `partner` with `http`, no signer, no key resolver, the system clock and no
-    /// metrics; replace pieces with the `with_*` methods.
+    /// A context for `partner` with `http`, no secret sources (only inline values resolve), no
+    /// signer, no key resolver, the system clock and no metrics; replace pieces with the `with_*`
+    /// methods.
     pub fn new(partner: impl Into<String>, http: HttpClient) -> Self {
         Self {
             partner: partner.into(),
             signer: Arc::new(NoSigner),
             keys: Arc::new(NoKeyResolver),
             http,
+            secrets: Arc::new(SecretSources::none()),
             clock: Arc::new(SystemClock),
             metrics: Arc::new(NoMetrics),
         }
@@ -209,6 +213,12 @@ impl AdapterContext {
     /// Uses `keys`.
     pub fn with_key_resolver(mut self, keys: Arc<dyn KeyResolver>) -> Self {
         self.keys = keys;
+        self
+    }
+
+    /// Resolves credential references through `secrets`.
+    pub fn with_secrets(mut self, secrets: Arc<SecretSources>) -> Self {
+        self.secrets = secrets;
         self
     }
 

@@ -105,6 +105,38 @@ impl AdapterError {
         }
     }
 
+    /// What went wrong, in words safe to show a caller who is not the operator: the kind of
+    /// failure, a remote's status and correlation id, never a remote's body, a URL, a resolved
+    /// address, a file or a configuration value (those stay in the `Display` form, for logs).
+    pub fn summary(&self) -> String {
+        match self {
+            AdapterError::Auth { adapter, .. } => format!("authentication with {adapter} failed"),
+            AdapterError::Remote { status, track, .. } => match track {
+                Some(track) => {
+                    format!("the remote answered HTTP {status} (its correlation id {track})")
+                }
+                None => format!("the remote answered HTTP {status}"),
+            },
+            AdapterError::RateLimited { .. } => "the remote asked us to slow down".to_owned(),
+            AdapterError::Timeout { .. } => "the remote did not answer in time".to_owned(),
+            AdapterError::Transport { .. } => "the remote could not be reached".to_owned(),
+            AdapterError::EgressRefused { .. } => {
+                "the partner's address is refused by the egress policy".to_owned()
+            }
+            AdapterError::InvalidWire { schema, violations } => format!(
+                "{schema} body breaks the wire schema ({} violation(s))",
+                violations.len()
+            ),
+            AdapterError::Mapping { field, .. } => format!("cannot map {field}"),
+            AdapterError::NotFound(_) => "the remote has no such object".to_owned(),
+            AdapterError::Unsupported(capability) => {
+                format!("the adapter does not support {capability}")
+            }
+            AdapterError::CompiledOut(adapter) => format!("compiled without {adapter}"),
+            AdapterError::Config(_) => "the partner's configuration cannot be used".to_owned(),
+        }
+    }
+
     /// `Remote` from a status and a raw body, the excerpt cut at a char boundary.
     pub fn remote(status: u16, body: &[u8], track: Option<String>) -> Self {
         AdapterError::Remote {

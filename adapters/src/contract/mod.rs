@@ -4,8 +4,8 @@
 //! [`AdapterFactory::validate`] checks it without any I/O (so `dpp-gateway config validate` can
 //! run offline), then [`AdapterFactory::build`] makes the live [`Connection`] and its
 //! [`HealthCheck`] from the checked config and an [`AdapterContext`]. The context carries
-//! everything with side effects — the SSRF-guarded [`HttpClient`], signer, key resolver, clock,
-//! metrics — so an adapter holds no cache and opens no socket of its own.
+//! everything with side effects — the SSRF-guarded [`HttpClient`], the [`SecretSources`] the
+//! operator allows, signer, key resolver, clock, metrics — so an adapter holds no cache and opens no socket of its own.
 //!
 //! ```
 //! use dpp_adapters::contract::{Capabilities, Capability};
@@ -21,6 +21,7 @@ mod context;
 mod error;
 mod http;
 pub mod oauth2;
+mod secrets;
 
 pub use capabilities::{Capabilities, Capability};
 pub use config::{CheckedConfig, Secret, SecretRef};
@@ -38,3 +39,4 @@ pub use http::{
     EgressPolicy, HttpClient, HttpObserver, HttpRequest, HttpResponse, HttpSettings,
     RecordedExchange, RecordingObserver, is_public_ip,
 };
+pub use secrets::{MAX_SECRET_BYTES, RESERVED_ENV_PREFIX, SecretSources, SecretSourcesError};

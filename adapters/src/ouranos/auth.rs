@@ -16,7 +16,7 @@ use tokio::sync::Mutex;
 
 use super::config::{AuthMode, OuranosSettings};
 use crate::contract::{
-    AdapterContext, AdapterError, HttpRequest, RemoteCallEvent, Secret, TokenEvent,
+    AdapterContext, AdapterError, HttpRequest, RemoteCallEvent, Secret, SecretSources, TokenEvent,
 };
 
 /// Renew this long before the token's expiry, so no call leaves with a dying token.
@@ -35,21 +35,26 @@ pub(crate) enum Credentials {
 }
 
 impl Credentials {
-    pub(crate) async fn resolve(auth: &AuthMode) -> Result<Self, AdapterError> {
+    pub(crate) async fn resolve(
+        auth: &AuthMode,
+        secrets: &SecretSources,
+    ) -> Result<Self, AdapterError> {
         Ok(match auth {
             AuthMode::Login {
                 account_id,
                 password,
             } => Credentials::Login {
                 account_id: account_id.clone(),
-                password: password.resolve("ouranos: auth.password").await?,
+                password: secrets.resolve(password, "ouranos: auth.password").await?,
             },
             AuthMode::Client {
                 client_id,
                 client_secret,
             } => Credentials::Client {
                 client_id: client_id.clone(),
-                client_secret: client_secret.resolve("ouranos: auth.client_secret").await?,
+                client_secret: secrets
+                    .resolve(client_secret, "ouranos: auth.client_secret")
+                    .await?,
             },
         })
     }

@@ -34,7 +34,7 @@ use crate::contract::{
     AdapterContext, AdapterError, AdapterFactory, Capabilities, CheckedConfig, Clock,
     ConformanceCredentials, Connection, FetchedPassport, FootprintNegotiation, FootprintRequest,
     HealthCheck, IncomingFootprintRequest, NegotiationHandle, NegotiationState, PassportReference,
-    PublishReceipt, PublishRequest, SearchHit, SearchPage, SearchQuery,
+    PublishReceipt, PublishRequest, SearchHit, SearchPage, SearchQuery, SecretSources,
 };
 
 /// The config `type`.
@@ -93,6 +93,7 @@ impl AdapterFactory for OuranosFactory {
     async fn conformance_credentials(
         &self,
         checked: &CheckedConfig,
+        secrets: &SecretSources,
     ) -> Result<ConformanceCredentials, AdapterError> {
         let settings = checked
             .settings::<OuranosSettings>()
@@ -106,9 +107,8 @@ impl AdapterFactory for OuranosFactory {
         let mut vars = std::collections::BTreeMap::new();
         vars.insert(
             "API_KEY".to_owned(),
-            settings
-                .api_key
-                .resolve("api_key")
+            secrets
+                .resolve(&settings.api_key, "api_key")
                 .await?
                 .expose()
                 .to_owned(),
@@ -121,7 +121,11 @@ impl AdapterFactory for OuranosFactory {
                 vars.insert("ACCOUNT".to_owned(), account_id.clone());
                 vars.insert(
                     "PASSWORD".to_owned(),
-                    password.resolve("auth.password").await?.expose().to_owned(),
+                    secrets
+                        .resolve(password, "auth.password")
+                        .await?
+                        .expose()
+                        .to_owned(),
                 );
             }
             AuthMode::Client {
@@ -131,8 +135,8 @@ impl AdapterFactory for OuranosFactory {
                 vars.insert("CLIENT_ID".to_owned(), client_id.clone());
                 vars.insert(
                     "CLIENT_SECRET".to_owned(),
-                    client_secret
-                        .resolve("auth.client_secret")
+                    secrets
+                        .resolve(client_secret, "auth.client_secret")
                         .await?
                         .expose()
                         .to_owned(),
@@ -163,8 +167,11 @@ impl OuranosConnection {
                 AdapterError::Config(format!("not an ouranos config: {}", checked.kind()))
             })?
             .clone();
-        let api_key = settings.api_key.resolve("ouranos: api_key").await?;
-        let credentials = Credentials::resolve(&settings.auth).await?;
+        let api_key = ctx
+            .secrets
+            .resolve(&settings.api_key, "ouranos: api_key")
+            .await?;
+        let credentials = Credentials::resolve(&settings.auth, &ctx.secrets).await?;
         let tokens = TokenSource::new(&settings, api_key, credentials, ctx.clone());
         Ok(Self {
             ids: OuranosIds {

@@ -14,8 +14,8 @@ use std::path::Path;
 use crate::suite::DataSpace;
 
 /// A mock data space started in-process for the demo, with the partner registration that
-/// reaches it (the gateway's `POST /api/v1/partners` body; secrets written as files under the
-/// given directory and referenced by path, never inline).
+/// reaches it (the gateway's `POST /api/v1/partners` body; secrets written as files into the
+/// gateway's secrets directory and referenced by name, never inline).
 pub struct DemoMock {
     /// The data space it plays.
     pub data_space: DataSpace,
@@ -44,9 +44,9 @@ impl DemoMock {
                 )
                 .await?;
                 let write = |name: &str, value: &str| -> std::io::Result<String> {
-                    let path = secrets_dir.join(format!("{partner_name}.{name}"));
-                    std::fs::write(&path, value)?;
-                    Ok(path.to_string_lossy().into_owned())
+                    let file = format!("{partner_name}.{name}");
+                    std::fs::write(secrets_dir.join(&file), value)?;
+                    Ok(file)
                 };
                 let operator_id = mock.operator_id(CLIENT_ID).unwrap_or_default();
                 let plant_id = mock

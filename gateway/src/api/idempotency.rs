@@ -5,11 +5,15 @@
 //! request is identified by a SHA-256 over method, path and body: the same key with another
 //! request is refused (422), a repeat while the first still runs gets 409 with `Retry-After`.
 //! How the receipt commits together with the record is told in [`crate::store`]'s receipts module.
+//!
+//! An answer marked `Cache-Control: no-store` carries a secret shown once (a partner token): its
+//! receipt keeps the status and no body or headers, and a retry with the key is told the request
+//! took effect (409 `idempotency-answer-withheld`) instead of being shown the secret again.
 
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{OriginalUri, Request, State};
+use axum::extract::{MatchedPath, OriginalUri, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -39,6 +43,19 @@ const REPLAYED_HEADERS: [HeaderName; 3] = [header::LOCATION, header::ETAG, heade
 struct StoredAnswer {
     headers: Vec<(String, String)>,
     body: String,
+    /// The answer carried a secret (`Cache-Control: no-store`); `headers` and `body` are empty.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    withheld: bool,
+}
+
+/// Whether an answer must not be kept: it says no cache may store it.
+fn is_no_store(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|directive| directive.trim().eq_ignore_ascii_case("no-store"))
 }
 
 /// Middleware on the authenticated API routes; only `POST` and `PUT` with the header take part.
@@ -47,9 +64,11 @@ pub(super) async fn idempotency(
     request: Request,
     next: Next,
 ) -> Response {
-    if !matches!(*request.method(), Method::POST | Method::PUT)
-        || request.uri().path().ends_with("/verify")
-    {
+    let reads_only = request
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|route| super::READER_POSTS.contains(&route.as_str()));
+    if !matches!(*request.method(), Method::POST | Method::PUT) || reads_only {
         return next.run(request).await;
     }
     let key = match idempotency_key(request.headers()) {
@@ -176,7 +195,14 @@ async fn settle(state: &AppState, claim: &ReceiptClaim, response: Response) -> R
             }
         }
     };
-    if keep {
+    if keep && is_no_store(&parts.headers) {
+        let answer = StoredAnswer {
+            headers: Vec::new(),
+            body: String::new(),
+            withheld: true,
+        };
+        keep_answer(store, claim, parts.status.as_u16(), &answer).await;
+    } else if keep {
         let answer = StoredAnswer {
             headers: REPLAYED_HEADERS
                 .iter()
@@ -186,29 +212,39 @@ async fn settle(state: &AppState, claim: &ReceiptClaim, response: Response) -> R
                 })
                 .collect(),
             body: String::from_utf8_lossy(&body).into_owned(),
+            withheld: false,
         };
-        let stored = match serde_json::to_string(&answer) {
-            Ok(text) => store
-                .finish_receipt(claim, parts.status.as_u16(), &text)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        match stored {
-            Ok(true) => {}
-            Ok(false) => tracing::warn!(
-                idempotency_key = %claim.key,
-                "idempotency key taken over before the answer was kept"
-            ),
-            // The receipt stays committed: a retry learns the request took effect (409).
-            Err(e) => tracing::error!(
-                idempotency_key = %claim.key,
-                error = %e,
-                "cannot keep the answer of an idempotent request"
-            ),
-        }
+        keep_answer(store, claim, parts.status.as_u16(), &answer).await;
     }
     Response::from_parts(parts, Body::from(body))
+}
+
+async fn keep_answer(
+    store: &crate::store::Store,
+    claim: &ReceiptClaim,
+    status: u16,
+    answer: &StoredAnswer,
+) {
+    let stored = match serde_json::to_string(answer) {
+        Ok(text) => store
+            .finish_receipt(claim, status, &text)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match stored {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            idempotency_key = %claim.key,
+            "idempotency key taken over before the answer was kept"
+        ),
+        // The receipt stays committed: a retry learns the request took effect (409).
+        Err(e) => tracing::error!(
+            idempotency_key = %claim.key,
+            error = %e,
+            "cannot keep the answer of an idempotent request"
+        ),
+    }
 }
 
 fn replay(status: u16, stored: &str) -> Response {
@@ -216,6 +252,18 @@ fn replay(status: u16, stored: &str) -> Response {
         tracing::error!("unreadable idempotency receipt");
         return Problem::internal().into_response();
     };
+    if answer.withheld {
+        return Problem::new(
+            StatusCode::CONFLICT,
+            "idempotency-answer-withheld",
+            "Request committed, answer not kept",
+            format!(
+                "the request with this idempotency key took effect (status {status}); its answer \
+                 carried a secret that is shown once and was not kept, so it is not repeated"
+            ),
+        )
+        .into_response();
+    }
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, Bytes::from(answer.body)).into_response();
     let headers = response.headers_mut();

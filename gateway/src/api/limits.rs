@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use metrics::counter;
@@ -32,7 +33,9 @@ pub struct EffectiveLimits {
 }
 
 struct Gate {
-    revision: i64,
+    /// Which registration the gate belongs to: a partner removed and registered again under the
+    /// same name starts at revision 1 again, but not at the same creation time.
+    registration: (DateTime<Utc>, i64),
     limits: EffectiveLimits,
     bucket: DefaultDirectRateLimiter,
     slots: Arc<Semaphore>,
@@ -101,7 +104,7 @@ impl InboundGates {
 
     fn gate(&self, partner: &PartnerRecord) -> Arc<Gate> {
         if let Some(gate) = self.gates.get(&partner.name)
-            && gate.revision == partner.revision
+            && gate.registration == (partner.created_at, partner.revision)
         {
             return gate;
         }
@@ -109,7 +112,7 @@ impl InboundGates {
         // still holding slots of the old gate finish under it.
         let limits = self.limits_of(partner);
         let gate = Arc::new(Gate {
-            revision: partner.revision,
+            registration: (partner.created_at, partner.revision),
             limits,
             bucket: RateLimiter::direct(quota(&limits)),
             slots: Arc::new(Semaphore::new(limits.max_concurrent as usize)),
@@ -176,6 +179,23 @@ mod tests {
         // A changed registration (new revision) starts a new bucket.
         let changed = partner(p.limits, 2);
         assert!(gates.admit(&changed).is_ok());
+    }
+
+    #[test]
+    fn a_partner_registered_again_under_the_same_name_gets_its_own_bucket() {
+        let gates = InboundGates::new(InboundConfig::default());
+        let limits = InboundLimits {
+            requests_per_second: Some(0.01),
+            burst: Some(1),
+            max_concurrent: Some(100),
+        };
+        let old = partner(limits, 1);
+        let _spent = gates.admit(&old).unwrap();
+        assert!(gates.admit(&old).is_err());
+        // Removed, then registered again: revision 1 again, a later creation time.
+        let mut new = partner(limits, 1);
+        new.created_at = old.created_at + chrono::Duration::milliseconds(1);
+        assert!(gates.admit(&new).is_ok());
     }
 
     #[test]

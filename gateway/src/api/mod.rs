@@ -65,6 +65,7 @@ pub struct AppInner {
     pub inbound: limits::InboundGates,
     admin_digests: Vec<[u8; 32]>,
     reader_digests: Vec<[u8; 32]>,
+    metrics_digests: Vec<[u8; 32]>,
 }
 
 impl std::ops::Deref for AppState {
@@ -90,6 +91,7 @@ impl AppState {
         let digest = |t: &String| -> [u8; 32] { Sha256::digest(t.as_bytes()).into() };
         let admin_digests = config.auth.admin_tokens.iter().map(digest).collect();
         let reader_digests = config.auth.reader_tokens.iter().map(digest).collect();
+        let metrics_digests = config.auth.metrics_tokens.iter().map(digest).collect();
         let inbound = limits::InboundGates::new(config.inbound.clone());
         Self(Arc::new(AppInner {
             service,
@@ -103,6 +105,7 @@ impl AppState {
             inbound,
             admin_digests,
             reader_digests,
+            metrics_digests,
         }))
     }
 
@@ -217,31 +220,39 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Bearer-token check: reads need a reader (or admin) token, writes an admin token. `POST /verify`
-/// only reads, so a reader may call it.
-async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let needed = if matches!(*request.method(), Method::GET | Method::HEAD)
-        || request.uri().path().ends_with("/verify")
+/// Routes a reader token may call although their method writes elsewhere: they only read.
+/// Matched against the route template the router chose, never against the request's path.
+const READER_POSTS: [&str; 1] = ["/api/v1/verify"];
+
+/// The role a route needs: reads (GET, HEAD and the [`READER_POSTS`]) a reader token, every
+/// other method an admin token. Decided by the matched route, so no path spelling (a partner
+/// named `verify`, a trailing segment) changes the answer; a request that matched no route
+/// needs an admin token.
+fn role_needed(method: &Method, route: Option<&MatchedPath>) -> Role {
+    let Some(route) = route else {
+        return Role::Admin;
+    };
+    if matches!(*method, Method::GET | Method::HEAD)
+        || (*method == Method::POST && READER_POSTS.contains(&route.as_str()))
     {
         Role::Reader
     } else {
         Role::Admin
-    };
+    }
+}
+
+/// Bearer-token check against the role the matched route needs ([`role_needed`]).
+async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let needed = role_needed(request.method(), request.extensions().get::<MatchedPath>());
     let token = bearer_token(request.headers());
     let Some(token) = token else {
         return Problem::unauthorized("send an API token as 'Authorization: Bearer <token>'")
             .into_response();
     };
     let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-    // Comparing fixed-size digests in constant time leaks neither the token nor its length.
-    let matches = |list: &[[u8; 32]]| {
-        list.iter().fold(false, |found, d| {
-            found | aws_lc_rs::constant_time::verify_slices_are_equal(d, &digest).is_ok()
-        })
-    };
-    let role = if matches(&state.admin_digests) {
+    let role = if digest_listed(&state.admin_digests, &digest) {
         Role::Admin
-    } else if matches(&state.reader_digests) {
+    } else if digest_listed(&state.reader_digests, &digest) {
         Role::Reader
     } else {
         return Problem::unauthorized("the API token is not known").into_response();
@@ -262,6 +273,14 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
     let actor = format!("{prefix}:{}", hex::encode(&digest[..4]));
     request.extensions_mut().insert(Caller { role, actor });
     next.run(request).await
+}
+
+/// Whether `digest` is in `list`. Comparing fixed-size digests in constant time leaks neither
+/// the token nor its length.
+fn digest_listed(list: &[[u8; 32]], digest: &[u8; 32]) -> bool {
+    list.iter().fold(false, |found, d| {
+        found | aws_lc_rs::constant_time::verify_slices_are_equal(d, digest).is_ok()
+    })
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
@@ -328,7 +347,22 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+/// Prometheus text. With metrics tokens configured, only they and admin tokens may read it.
+async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if !state.metrics_digests.is_empty() {
+        let Some(token) = bearer_token(&headers) else {
+            return Problem::unauthorized(
+                "send the metrics token as 'Authorization: Bearer <token>'",
+            )
+            .into_response();
+        };
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if !(digest_listed(&state.metrics_digests, &digest)
+            || digest_listed(&state.admin_digests, &digest))
+        {
+            return Problem::unauthorized("the metrics token is not known").into_response();
+        }
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

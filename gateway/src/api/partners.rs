@@ -39,7 +39,7 @@ pub(super) async fn create(
     let value = read_json(&headers, body, state.config.body_limit_bytes).await?;
     let partners = &state.exchange.partners;
     let record = registration(value)?
-        .check(partners.adapters(), state.schemas())
+        .check(partners.adapters(), state.schemas(), partners.secrets())
         .map_err(|violations| Problem::schema_violation("partner registration", violations))?;
     let stored = match state.store().insert_partner(&record, &caller.actor).await {
         Ok(stored) => stored,

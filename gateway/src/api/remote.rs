@@ -244,7 +244,10 @@ fn remote_invalid(detail: String, violations: &[Violation]) -> Problem {
 
 /// The problem for a failed pull (a remembered 404 says so in `Cache-Status`).
 fn pull_problem(error: PullError) -> Response {
-    let detail = error.to_string();
+    if let PullError::Upstream { partner, .. } = &error {
+        tracing::warn!(partner = %partner, error = %error, "pull failed");
+    }
+    let detail = error.public_detail();
     let (problem, cache_status) = match &error {
         PullError::NotFound { cached, .. } => (
             Problem::new(

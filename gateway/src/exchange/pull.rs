@@ -241,6 +241,22 @@ pub enum PullError {
 }
 
 impl PullError {
+    /// What the caller is told: [`AdapterError::summary`] in place of the adapter's full error
+    /// (remote bodies, URLs and addresses stay in the log).
+    pub fn public_detail(&self) -> String {
+        match self {
+            PullError::Upstream {
+                partner,
+                remote_id,
+                source,
+            } => format!(
+                "pulling {remote_id} from partner {partner} failed: {}",
+                source.summary()
+            ),
+            other => other.to_string(),
+        }
+    }
+
     /// Whether a stale copy may answer instead (transient failures only: RFC 5861 serves stale
     /// for 5xx, and timeouts, resets and 429 are the same kind of trouble).
     pub fn allows_stale(&self) -> bool {

@@ -143,10 +143,26 @@ impl Store {
         Ok(Store { pool, backend })
     }
 
-    /// Opens (creating if needed) the SQLite database `<dir>/dpp-gateway.db`.
+    /// Opens (creating if needed) the SQLite database `<dir>/dpp-gateway.db`; the directory is
+    /// made (or tightened to) 0700 and the database file 0600, which its journals inherit.
     pub async fn open_in_dir(dir: &Path) -> Result<Store, StoreError> {
-        tokio::fs::create_dir_all(dir).await?;
         let path = dir.join(SQLITE_FILE_NAME);
+        let (dir_owned, path_owned) = (dir.to_owned(), path.clone());
+        tokio::task::spawn_blocking(move || {
+            crate::private_files::create_private_dir(&dir_owned)?;
+            crate::private_files::create_private_file(&path_owned)?;
+            for suffix in ["-wal", "-shm"] {
+                let mut journal = path_owned.clone().into_os_string();
+                journal.push(suffix);
+                let journal = std::path::PathBuf::from(journal);
+                if journal.exists() {
+                    crate::private_files::create_private_file(&journal)?;
+                }
+            }
+            std::io::Result::Ok(())
+        })
+        .await
+        .map_err(std::io::Error::other)??;
         let url = format!(
             "sqlite://{}?mode=rwc",
             percent_encode_path(&path.to_string_lossy())

@@ -19,7 +19,8 @@ use super::signer::{AwsLcEs256Signer, PassportSigner};
 use super::verifier::JwsVerifier;
 use super::{ES256, TrustError};
 
-const KEYS_DIR: &str = "keys";
+/// The key store's directory inside the data dir.
+pub const KEYS_DIR: &str = "keys";
 const MANIFEST: &str = "manifest.json";
 const MANIFEST_VERSION: u32 = 1;
 const PEM_LABEL: &str = "PRIVATE KEY";

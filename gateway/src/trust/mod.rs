@@ -26,7 +26,7 @@ mod verifier;
 pub use claims::{DEFAULT_LEEWAY, VerifyOptions};
 pub use did_web::{did_web_document, did_web_id};
 pub use jwk::{ec_p256_thumbprint, jwk_thumbprint};
-pub use keystore::{KeyInfo, KeyStatus, KeyStore};
+pub use keystore::{KEYS_DIR, KeyInfo, KeyStatus, KeyStore};
 pub use signer::{AwsLcEs256Signer, PassportSigner};
 pub use verifier::{JwsVerifier, VerifiedJws, VerifyError};
 

@@ -13,7 +13,7 @@ pub struct TestGateway {
     pub http: reqwest::Client,
     pub store: Store,
     pub state: dpp_gateway::api::AppState,
-    _dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -34,6 +34,11 @@ impl TestGateway {
         };
         config.auth.admin_tokens.push(ADMIN.into());
         config.auth.reader_tokens.push(READER.into());
+        // Partners' credential files live in <dir>/secrets; tests name variables OURANOS_*.
+        let secrets = dir.path().join("secrets");
+        std::fs::create_dir_all(&secrets).unwrap();
+        config.secrets.dir = Some(secrets);
+        config.secrets.env = vec!["OURANOS_*".into(), "DPP_REMOTE_PULL_TEST_*".into()];
         adjust(&mut config);
         let gateway = Gateway::build(config).await.unwrap();
         let store = gateway.state.store().clone();
@@ -47,7 +52,7 @@ impl TestGateway {
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
             store,
             state,
-            _dir: dir,
+            dir,
             _stop: stop,
         }
     }
@@ -145,7 +150,7 @@ pub fn ouranos_registration(name: &str) -> serde_json::Value {
             "api_key": { "env": "OURANOS_API_KEY" },
             "operator_id": "d9a38406-cae2-4679-b052-15a75f5531e8",
             "plant_id": "d9a38406-cae2-4679-b052-15a75f5531e7",
-            "auth": { "mode": "client", "client_id": "gw", "client_secret": { "file": "/run/secrets/ouranos" } }
+            "auth": { "mode": "client", "client_id": "gw", "client_secret": { "file": "ouranos" } }
         }
     })
 }

@@ -62,6 +62,11 @@ impl TestGateway {
         };
         config.auth.admin_tokens.push(ADMIN.into());
         config.auth.reader_tokens.push(READER.into());
+        // Partners' credential files live in <dir>/secrets; tests name variables OURANOS_*.
+        let secrets = dir.path().join("secrets");
+        std::fs::create_dir_all(&secrets).unwrap();
+        config.secrets.dir = Some(secrets);
+        config.secrets.env = vec!["OURANOS_*".into(), "DPP_REMOTE_PULL_TEST_*".into()];
         adjust(&mut config);
         let mut gateway = Gateway::build(config).await.unwrap();
         gateway.delivery = delivery;
@@ -173,10 +178,11 @@ impl TestGateway {
     }
 
     /// Writes a credential file and returns its path.
+    /// Writes `secret` into the gateway's secrets dir as `name`; the reference names the file.
     pub fn secret_file(&self, name: &str, secret: &str) -> String {
-        let path = self.dir.path().join(name);
+        let path = self.dir.path().join("secrets").join(name);
         std::fs::write(&path, format!("{secret}\n")).unwrap();
-        path.to_string_lossy().into_owned()
+        name.to_owned()
     }
 }
 

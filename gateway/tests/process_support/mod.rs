@@ -123,15 +123,20 @@ impl GatewayProcess {
         let port = free_port();
         let config = dir.join("gateway.toml");
         let data_dir = dir.join("data");
+        let secrets = dir.join("secrets");
+        std::fs::create_dir_all(&secrets).unwrap();
         std::fs::write(
             &config,
             format!(
                 "listen = \"127.0.0.1:{port}\"\n\
                  data_dir = {data:?}\n\
                  public_base_url = \"http://127.0.0.1:{port}\"\n\
+                 [secrets]\n\
+                 dir = {secrets:?}\n\
                  [delivery]\n\
                  {delivery}",
-                data = data_dir.to_string_lossy()
+                data = data_dir.to_string_lossy(),
+                secrets = secrets.to_string_lossy()
             ),
         )
         .unwrap();
@@ -273,7 +278,7 @@ pub fn pellet_lot(n: usize, id: uuid::Uuid) -> Value {
 }
 
 /// The partner record of the mock: an Ouranos partner with client credentials, its secrets in
-/// files under `dir`, allowed to reach the loopback mock, deliverable without a conformance run.
+/// files in `dir/secrets` (the secrets dir of [`GatewayProcess::new`]), allowed to reach the loopback mock, deliverable without a conformance run.
 pub fn ouranos_partner(
     dir: &Path,
     name: &str,
@@ -282,9 +287,9 @@ pub fn ouranos_partner(
     plant_id: &str,
 ) -> Value {
     let secret = |file: &str, value: &str| {
-        let path = dir.join(file);
-        std::fs::write(&path, format!("{value}\n")).unwrap();
-        path.to_string_lossy().into_owned()
+        std::fs::create_dir_all(dir.join("secrets")).unwrap();
+        std::fs::write(dir.join("secrets").join(file), format!("{value}\n")).unwrap();
+        file.to_owned()
     };
     json!({
         "name": name,
