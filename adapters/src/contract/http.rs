@@ -1,17 +1,32 @@
 //! The HTTP client every adapter must use, behind an SSRF guard.
 //!
-//! The guard refuses non-http(s) schemes and any destination address that is not public —
-//! loopback, link-local (169.254/16, fe80::/10), private (10/8, 172.16/12, 192.168/16,
-//! fc00::/7), unspecified, CGNAT, multicast, broadcast — unless the host is on the partner's
-//! allow-list. Names are checked **after** DNS resolution, inside a custom
-//! [`reqwest::dns::Resolve`], so a public name pointing at 127.0.0.1 is caught; IP literals
-//! never reach a resolver and are checked before sending. Redirects are not followed and
-//! system proxies are ignored (either would route around the guard).
+//! The guard refuses non-http(s) schemes and any destination address that is not public, unless
+//! the host is on the partner's allow-list. **Public** means: no range of the IANA IPv4 or IPv6
+//! Special-Purpose Address Registry that covers the address is marked "not globally reachable"
+//! ("N/A" counts as not), nor multicast, site-local (fec0::/10), IPv4-compatible (::/96) or SIIT
+//! (::ffff:0:0:0/96). IPv6 forms that carry an IPv4 address are refused outright (IPv4-mapped,
+//! IPv4-compatible, SIIT, 6to4, Teredo, local-use NAT64), except the well-known NAT64 prefix
+//! 64:ff9b::/96, which gets the verdict of the IPv4 it carries. The tables and the reasoning are in
+//! `special_addresses`; the one classification serves both checks below, so they cannot disagree.
+//!
+//! ```text
+//! URL ─► check_url: scheme http(s)? host an IP literal? ─► classify ─► refuse / send
+//!                                          │ a name
+//!                                          ▼
+//!        GuardedResolver: system resolver ─► classify every address ─► refuse / connect
+//! ```
+//!
+//! Names are checked **after** DNS resolution, inside a custom [`reqwest::dns::Resolve`], so a
+//! public name pointing at 127.0.0.1 is caught; IP literals never reach a resolver and are checked
+//! before sending. Numeric host spellings (`2130706433`, `0x7f.1`, `017700000001`, `127.0.0.1.`,
+//! full-width digits) are normalised to dotted IPv4 by the URL parser before either check, and a
+//! zone id (`[fe80::1%25eth0]`) does not parse. Redirects are not followed and system proxies are
+//! ignored (either would route around the guard).
 //!
 //! Every exchange can be shown to an [`HttpObserver`]: the compliance harness records request
 //! bodies there to validate them against the official wire schema.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,6 +36,8 @@ use reqwest::{Method, Url};
 use serde_json::Value;
 
 use super::AdapterError;
+
+mod special_addresses;
 
 /// Largest response body read (bytes); a longer one is a transport error.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
@@ -74,53 +91,46 @@ impl EgressPolicy {
         if self.is_allowed_host(host) {
             return Ok(());
         }
-        match normalise_host(host).parse::<IpAddr>().ok() {
-            Some(ip) if !is_public_ip(ip) => Err(refuse(format!(
-                "address {ip} is not public and {host} is not on the partner's allow-list"
-            ))),
-            _ => Ok(()),
-        }
+        // The URL parser has already turned every numeric spelling of an IPv4 host into dotted
+        // form. hyper's connector skips the resolver for exactly the hosts `str::parse::<IpAddr>`
+        // accepts (brackets stripped); `literal_ip` accepts at least those, so nothing reaches
+        // a socket unchecked.
+        let Some(ip) = literal_ip(host) else {
+            return Ok(());
+        };
+        special_addresses::check(ip).map_err(|why| {
+            refuse(format!(
+                "address {ip} is not public ({why}) and {host} is not on the partner's allow-list"
+            ))
+        })
     }
 }
 
-fn normalise_host(host: &str) -> String {
-    host.trim()
-        .trim_start_matches('[')
+/// The IP address `host` spells (brackets and one trailing dot allowed), if it is a literal.
+fn literal_ip(host: &str) -> Option<IpAddr> {
+    let host = host.trim();
+    let host = host.strip_suffix('.').unwrap_or(host);
+    host.trim_start_matches('[')
         .trim_end_matches(']')
-        .trim_end_matches('.')
-        .to_ascii_lowercase()
+        .parse()
+        .ok()
 }
 
-/// Whether `ip` is a public unicast address (the SSRF guard's test).
-pub fn is_public_ip(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public_v4(v4),
-            None => is_public_v6(v6),
-        },
+/// The form hosts are compared in on the allow-list: lowercase without a trailing dot, and IP
+/// literals in one canonical spelling (so `::ffff:127.0.0.1` on the list matches the URL
+/// parser's `[::ffff:7f00:1]`).
+fn normalise_host(host: &str) -> String {
+    match literal_ip(host) {
+        Some(ip) => ip.to_string(),
+        None => host.trim().trim_end_matches('.').to_ascii_lowercase(),
     }
 }
 
-fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    !(ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || a == 0 // "this network"
-        || (a == 100 && (64..128).contains(&b))) // CGNAT 100.64/10
-}
-
-fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    !(ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
-        || (first & 0xffc0) == 0xfe80) // link-local fe80::/10
+/// Whether `ip` is public: covered by no range of the IANA special-purpose registries that is
+/// not globally reachable (see the module docs for the whole rule). The SSRF guard's test, on
+/// URL literals and on every address a name resolves to.
+pub fn is_public_ip(ip: IpAddr) -> bool {
+    special_addresses::check(ip).is_ok()
 }
 
 /// The guard inside DNS resolution: resolves with the system resolver, then refuses the name if
@@ -136,12 +146,16 @@ impl Resolve for GuardedResolver {
         Box::pin(async move {
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if !allowed && let Some(bad) = addrs.iter().find(|a| !is_public_ip(a.ip())) {
-                return Err(Box::new(Refused(format!(
-                    "{host} resolves to {} which is not public and {host} is not on the partner's allow-list",
-                    bad.ip()
-                )))
-                    as Box<dyn std::error::Error + Send + Sync>);
+            if !allowed {
+                for addr in &addrs {
+                    if let Err(why) = special_addresses::check(addr.ip()) {
+                        return Err(Box::new(Refused(format!(
+                            "{host} resolves to {}, which is not public ({why}), and {host} is not on the partner's allow-list",
+                            addr.ip()
+                        )))
+                            as Box<dyn std::error::Error + Send + Sync>);
+                    }
+                }
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
@@ -501,6 +515,142 @@ mod tests {
             allowed
                 .check_url(&Url::parse("http://10.0.0.1/").unwrap())
                 .is_err()
+        );
+    }
+
+    /// Every numeric spelling of an IPv4 host, and every IPv6 form carrying one, reaches the guard
+    /// as the address it means: the URL parser normalises the spelling (asserted, so a change in
+    /// the `url` crate shows up here) and the guard refuses the address.
+    #[test]
+    fn numeric_and_embedded_host_forms_are_refused_as_the_address_they_mean() {
+        let policy = EgressPolicy::public_only();
+        for (url, host) in [
+            ("http://2130706433/", "127.0.0.1"),
+            ("http://0x7f.1/", "127.0.0.1"),
+            ("http://017700000001/", "127.0.0.1"),
+            ("http://0177.0.0.1/", "127.0.0.1"),
+            ("http://127.1/", "127.0.0.1"),
+            ("http://0X7F000001/", "127.0.0.1"),
+            ("http://127.0.0.1./", "127.0.0.1"),
+            ("http://%31%32%37.0.0.1/", "127.0.0.1"),
+            (
+                "http://\u{ff11}\u{ff12}\u{ff17}\u{ff0e}0\u{ff0e}0\u{ff0e}1/",
+                "127.0.0.1",
+            ),
+            ("http://0/", "0.0.0.0"),
+            (
+                "https://0xa9.0xfe.0xa9.0xfe/latest/meta-data",
+                "169.254.169.254",
+            ),
+            ("http://3323068417/", "198.18.0.1"),
+            ("http://0xf0000001/", "240.0.0.1"),
+            ("http://[::ffff:127.0.0.1]/", "[::ffff:7f00:1]"),
+            ("http://[0:0:0:0:0:FFFF:7F00:0001]/", "[::ffff:7f00:1]"),
+            ("http://[64:ff9b::127.0.0.1]/", "[64:ff9b::7f00:1]"),
+            ("http://[64:ff9b:1::a9fe:a9fe]/", "[64:ff9b:1::a9fe:a9fe]"),
+            ("http://[2002:7f00:1::]/", "[2002:7f00:1::]"),
+            ("http://[::127.0.0.1]/", "[::7f00:1]"),
+            ("http://[FEC0::1]/", "[fec0::1]"),
+            (
+                "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+                "[2001:0:4136:e378:8000:63bf:80ff:fffe]",
+            ),
+        ] {
+            let parsed = Url::parse(url).unwrap();
+            assert_eq!(parsed.host_str(), Some(host), "{url}");
+            let err = policy.check_url(&parsed).unwrap_err();
+            assert!(
+                matches!(&err, AdapterError::EgressRefused { reason, .. } if reason.contains("is not public")),
+                "{url}: {err:?}"
+            );
+        }
+        // A public address spelled oddly still passes, and NAT64 of a public address too.
+        for url in [
+            "http://134744072/",
+            "http://0x8.0x8.0x8.0x8/",
+            "http://[64:ff9b::8.8.8.8]/",
+        ] {
+            assert!(policy.check_url(&Url::parse(url).unwrap()).is_ok(), "{url}");
+        }
+    }
+
+    #[test]
+    fn ipv6_zone_ids_do_not_parse() {
+        for url in [
+            "http://[fe80::1%25eth0]/",
+            "http://[fe80::1%eth0]/",
+            "http://[::1%251]/",
+        ] {
+            assert!(Url::parse(url).is_err(), "{url} parsed");
+        }
+    }
+
+    #[test]
+    fn the_refusal_names_the_range_and_the_carried_ipv4() {
+        let err = EgressPolicy::public_only()
+            .check_url(&Url::parse("http://[2002:a9fe:a9fe::]/").unwrap())
+            .unwrap_err();
+        assert!(
+            matches!(&err, AdapterError::EgressRefused { reason, .. }
+                if reason.contains("2002::/16 6to4 (RFC 3056), carrying 169.254.169.254")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn allow_listed_addresses_match_in_any_spelling() {
+        let allowed = EgressPolicy::allowing(["::ffff:127.0.0.1", "198.18.0.1."]);
+        for url in [
+            "http://[::ffff:7f00:1]/",
+            "http://[0::FFFF:127.0.0.1]/",
+            "http://3323068417/",
+            "http://198.18.0.1./",
+        ] {
+            assert!(
+                allowed.check_url(&Url::parse(url).unwrap()).is_ok(),
+                "{url}"
+            );
+        }
+        assert!(
+            allowed
+                .check_url(&Url::parse("http://127.0.0.1/").unwrap())
+                .is_err(),
+            "127.0.0.1 is not ::ffff:127.0.0.1"
+        );
+    }
+
+    /// The DNS path uses the same classification: a name is resolved (here numeric names, which
+    /// the system resolver answers without a DNS server) and every address is judged.
+    #[tokio::test]
+    async fn the_resolver_refuses_what_the_literal_check_refuses() {
+        let resolver = GuardedResolver {
+            policy: EgressPolicy::public_only(),
+        };
+        for name in [
+            "198.18.0.1",
+            "192.0.0.1",
+            "240.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b:1::1",
+            "2002:7f00:1::",
+            "::7f00:1",
+            "fec0::1",
+        ] {
+            let Err(err) = resolver.resolve(name.parse().unwrap()).await else {
+                panic!("{name} resolved without refusal");
+            };
+            assert!(err.is::<Refused>(), "{name}: {err}");
+            assert!(err.to_string().contains("not public"), "{name}: {err}");
+        }
+        assert!(resolver.resolve("8.8.8.8".parse().unwrap()).await.is_ok());
+        let allowing = GuardedResolver {
+            policy: EgressPolicy::allowing(["198.18.0.1"]),
+        };
+        assert!(
+            allowing
+                .resolve("198.18.0.1".parse().unwrap())
+                .await
+                .is_ok()
         );
     }
 
