@@ -127,7 +127,8 @@ impl AdapterError {
                 "{schema} body breaks the wire schema ({} violation(s))",
                 violations.len()
             ),
-            AdapterError::Mapping { field, .. } => format!("cannot map {field}"),
+            // The reason describes the remote's data (what the caller asked for), not our side.
+            AdapterError::Mapping { field, reason } => format!("cannot map {field}: {reason}"),
             AdapterError::NotFound(_) => "the remote has no such object".to_owned(),
             AdapterError::Unsupported(capability) => {
                 format!("the adapter does not support {capability}")

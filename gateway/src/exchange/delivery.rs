@@ -119,9 +119,19 @@ impl AttemptError {
         }
     }
 
+    /// The whole error, for the operator's log.
     fn message(&self) -> String {
         match self {
             AttemptError::Adapter(e) => e.to_string(),
+            AttemptError::Transient(m) | AttemptError::Permanent(m) => m.clone(),
+        }
+    }
+
+    /// What the exchange record keeps (and the API shows to reader tokens): an adapter error's
+    /// summary, without the remote's body, URLs or addresses, which stay in the log line.
+    fn public_message(&self) -> String {
+        match self {
+            AttemptError::Adapter(e) => e.summary(),
             AttemptError::Transient(m) | AttemptError::Permanent(m) => m.clone(),
         }
     }
@@ -335,7 +345,8 @@ async fn deliver(inner: &WorkerInner, item: OutboxItem) {
             recorded
         }
         Err(error) => {
-            let message = error.message();
+            let message = error.public_message();
+            let full = error.message();
             let attempts = u32::try_from(item.attempts).unwrap_or(u32::MAX);
             if error.retryable() && attempts < inner.settings.max_attempts {
                 let wait = inner.settings.retry_delay(attempts, error.retry_after());
@@ -353,7 +364,7 @@ async fn deliver(inner: &WorkerInner, item: OutboxItem) {
                     exchange: &item.id,
                     partner: &item.partner,
                     attempt: item.attempts,
-                    error: &message,
+                    error: &full,
                     retry_in: wait,
                 }
                 .emit();
@@ -366,7 +377,7 @@ async fn deliver(inner: &WorkerInner, item: OutboxItem) {
                     exchange: &item.id,
                     partner: &item.partner,
                     attempts: item.attempts,
-                    error: &message,
+                    error: &full,
                 }
                 .emit();
                 recorded
@@ -397,7 +408,8 @@ async fn attempt(inner: &WorkerInner, item: &OutboxItem) -> Result<PublishReceip
             )));
         }
         Err(PartnerError::Connect { partner, source }) => {
-            let message = format!("cannot connect partner {partner}: {source}");
+            tracing::warn!(exchange.id = %item.id, partner = %partner, error = %source, "partner connection cannot be built");
+            let message = format!("cannot connect partner {partner}: {}", source.summary());
             return Err(if source.is_retryable() {
                 AttemptError::Transient(message)
             } else {
