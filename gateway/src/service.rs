@@ -1,12 +1,13 @@
 //! The write path shared by the HTTP API, the importer and the demo: `record → validate → canonicalise
 //! → sign → store`, one transaction per document, so nothing is ever half-written.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use dpp_schemas::{
-    CollectionRecord, EventAction, EventType, Passport, PassportId, SchemaKind, SchemaRegistry,
-    TraceEvent,
+    CollectionRecord, EventAction, EventType, Passport, PassportId, QuantityElement, SchemaKind,
+    SchemaRegistry, TraceEvent,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -14,8 +15,8 @@ use sha2::{Digest, Sha256};
 
 use crate::problem::{Problem, ViolationDetail};
 use crate::store::{
-    CollectionEntryRow, NewCollectionRecord, NewPassportVersion, NewTraceEvent, Store, StoreError,
-    StoredPassport,
+    CollectionEntryRow, MAX_EVENT_INPUTS, MAX_EVENT_OUTPUTS, NewCollectionRecord,
+    NewPassportVersion, NewTraceEvent, Store, StoreError, StoredPassport,
 };
 use crate::telemetry::{DocumentRejected, PassportWritten, TraceEventRecorded};
 use crate::trust::PassportSigner;
@@ -334,15 +335,17 @@ impl PassportService {
                 format!("does not match the event model: {e}"),
             )
         })?;
-        let rule_violations = dpp_schemas::check_trace_event(&event);
+        let mut rule_violations = details(dpp_schemas::check_trace_event(&event));
+        rule_violations.extend(flow_over_bounds(&event));
         if !rule_violations.is_empty() {
-            return Err(invalid("trace event", details(rule_violations)));
+            return Err(invalid("trace event", rule_violations));
         }
         let canonical = dpp_schemas::jcs::to_vec(&event).map_err(|e| {
             one_violation("trace event", "", format!("cannot be canonicalised: {e}"))
         })?;
         let hash = dpp_schemas::event_hash(&event);
-        let edges = lineage_edges(&event);
+        let flow = material_flow(&event);
+        let edges = flow.edges();
         let event_id = event.event_id.to_string();
         let record = NewTraceEvent {
             event_id: event_id.clone(),
@@ -351,7 +354,8 @@ impl PassportService {
             event_time: event.event_time.with_timezone(&Utc),
             canonical_json: String::from_utf8(canonical).expect("JCS output is UTF-8"),
             previous_hashes: event.previous_event_hashes.clone(),
-            edges: edges.clone(),
+            inputs: flow.inputs,
+            outputs: flow.outputs,
             actor: actor.to_owned(),
         };
         match self.store.insert_trace_event(&record).await {
@@ -378,13 +382,14 @@ impl PassportService {
         TraceEventRecorded {
             event_id: &event_id,
             hash: &hash,
-            edges: edges.len(),
+            inputs: record.inputs.len(),
+            outputs: record.outputs.len(),
         }
         .emit();
         Ok(RecordedEvent {
             event_id,
             hash,
-            edges: edges.len(),
+            edges,
         })
     }
 
@@ -453,57 +458,101 @@ pub struct RecordedEvent {
     pub event_id: String,
     /// SHA-256 over its JCS bytes; later events name it in `previousEventHashes`.
     pub hash: String,
-    /// Lineage edges it added.
+    /// Lineage edges (input → output pairs) it added: its inputs times its outputs. They are
+    /// stored as the two sets, inputs plus outputs rows.
     pub edges: usize,
 }
 
-/// Lineage edges (input → output) an event adds: transformations link every input to every output;
-/// an aggregation that adds children links each child to the parent. Object and transaction events
-/// observe objects and add no edges.
-pub fn lineage_edges(event: &TraceEvent) -> Vec<(String, String)> {
-    let mut edges = Vec::new();
-    match event.event_type {
-        EventType::TransformationEvent => {
-            let inputs = event.input_epc_list.iter().cloned().chain(
-                event
-                    .input_quantity_list
-                    .iter()
-                    .map(|q| q.epc_class.clone()),
-            );
-            let outputs: Vec<String> = event
-                .output_epc_list
-                .iter()
-                .cloned()
-                .chain(
-                    event
-                        .output_quantity_list
-                        .iter()
-                        .map(|q| q.epc_class.clone()),
-                )
-                .collect();
-            for input in inputs {
-                for output in &outputs {
-                    edges.push((input.clone(), output.clone()));
-                }
-            }
-        }
-        EventType::AggregationEvent if event.action == Some(EventAction::Add) => {
-            if let Some(parent) = &event.parent_id {
-                for child in event.child_epcs.iter().cloned().chain(
-                    event
-                        .child_quantity_list
-                        .iter()
-                        .map(|q| q.epc_class.clone()),
-                ) {
-                    edges.push((child, parent.clone()));
-                }
-            }
-        }
-        _ => {}
+/// What an event adds to the lineage graph: every input went into every output. Both sets are
+/// sorted and free of repeats; both are empty when the event records no material flow.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaterialFlow {
+    /// A transformation's inputs, or the children an aggregation adds.
+    pub inputs: Vec<String>,
+    /// A transformation's outputs, or the parent an aggregation adds children to.
+    pub outputs: Vec<String>,
+}
+
+impl MaterialFlow {
+    /// How many input → output edges the flow stands for (stored as inputs + outputs rows).
+    pub fn edges(&self) -> usize {
+        self.inputs.len() * self.outputs.len()
     }
-    edges.sort();
-    edges.dedup();
-    edges
+}
+
+/// The material flow an event records: a transformation takes its inputs to its outputs; an
+/// aggregation that adds children takes each child into the parent. Object and transaction events
+/// observe objects and record none, and so does a transformation without inputs or outputs.
+pub fn material_flow(event: &TraceEvent) -> MaterialFlow {
+    let (inputs, outputs): (Vec<String>, Vec<String>) = match event.event_type {
+        EventType::TransformationEvent => (
+            flow_ids(&event.input_epc_list, &event.input_quantity_list),
+            flow_ids(&event.output_epc_list, &event.output_quantity_list),
+        ),
+        EventType::AggregationEvent if event.action == Some(EventAction::Add) => (
+            flow_ids(&event.child_epcs, &event.child_quantity_list),
+            event.parent_id.iter().cloned().collect(),
+        ),
+        _ => (Vec::new(), Vec::new()),
+    };
+    if inputs.is_empty() || outputs.is_empty() {
+        return MaterialFlow::default();
+    }
+    MaterialFlow { inputs, outputs }
+}
+
+/// The ids of an EPC list and a quantity list together, sorted, each once.
+fn flow_ids(epcs: &[String], quantities: &[QuantityElement]) -> Vec<String> {
+    let ids: BTreeSet<&String> = epcs
+        .iter()
+        .chain(quantities.iter().map(|q| &q.epc_class))
+        .collect();
+    ids.into_iter().cloned().collect()
+}
+
+/// The [`MAX_EVENT_INPUTS`] / [`MAX_EVENT_OUTPUTS`] bounds, counted over list entries as sent (an
+/// EPC list and its quantity list together). A violation points at the first entry past the bound.
+fn flow_over_bounds(event: &TraceEvent) -> Vec<ViolationDetail> {
+    let sides = [
+        (
+            "inputs",
+            MAX_EVENT_INPUTS,
+            ("inputEPCList", event.input_epc_list.len()),
+            ("inputQuantityList", event.input_quantity_list.len()),
+        ),
+        (
+            "outputs",
+            MAX_EVENT_OUTPUTS,
+            ("outputEPCList", event.output_epc_list.len()),
+            ("outputQuantityList", event.output_quantity_list.len()),
+        ),
+        (
+            "children",
+            MAX_EVENT_INPUTS,
+            ("childEPCs", event.child_epcs.len()),
+            ("childQuantityList", event.child_quantity_list.len()),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (what, max, (epc_field, epcs), (quantity_field, quantities)) in sides {
+        let total = epcs + quantities;
+        if total <= max {
+            continue;
+        }
+        let pointer = if epcs > max {
+            format!("/{epc_field}/{max}")
+        } else {
+            format!("/{quantity_field}/{}", max - epcs)
+        };
+        out.push(ViolationDetail {
+            pointer,
+            message: format!(
+                "an event may name at most {max} {what} ({epc_field} and {quantity_field} \
+                 together), this one names {total}"
+            ),
+        });
+    }
+    out
 }
 
 fn now() -> DateTime<Utc> {

@@ -95,8 +95,10 @@ pub struct TraceEventRecorded<'a> {
     pub event_id: &'a str,
     /// Its SHA-256 over JCS bytes.
     pub hash: &'a str,
-    /// Lineage edges it added.
-    pub edges: usize,
+    /// Distinct ids that went into it (stored one row each).
+    pub inputs: usize,
+    /// Distinct ids that came out of it (stored one row each).
+    pub outputs: usize,
 }
 
 impl TraceEventRecorded<'_> {
@@ -105,7 +107,8 @@ impl TraceEventRecorded<'_> {
         tracing::info!(
             event.id = self.event_id,
             event.hash = self.hash,
-            edges = self.edges,
+            inputs = self.inputs,
+            outputs = self.outputs,
             "trace event recorded"
         );
         counter!("dpp_trace_events_recorded_total").increment(1);

@@ -620,6 +620,208 @@ async fn trace_events_lineage_and_kpis() {
     expect_problem(r, 400).await;
 }
 
+/// Row count of every table of the gateway's SQLite database (sqlx's own table left out).
+async fn row_counts(gw: &TestGateway) -> std::collections::BTreeMap<String, i64> {
+    use sqlx::{Connection, Row};
+    let path = gw
+        .state
+        .config
+        .data_dir
+        .join(dpp_gateway::store::SQLITE_FILE_NAME);
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=ro", path.display()))
+        .await
+        .unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         AND name <> '_sqlx_migrations'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    for table in tables {
+        // Names from sqlite_master, quoted; no input of the test reaches them.
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM \"{table}\""
+        )))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        counts.insert(table, row.get::<i64, _>(0));
+    }
+    conn.close().await.unwrap();
+    counts
+}
+
+/// `count` lot ids of one kind (`kind` is four hex digits), in sort order.
+fn lot_ids(kind: &str, count: usize) -> Vec<String> {
+    (0..count)
+        .map(|n| format!("urn:uuid:0193{kind}-0000-7000-8000-{n:012}"))
+        .collect()
+}
+
+fn transformation_event(event_id: &str, inputs: &[String], outputs: &[String]) -> Value {
+    json!({
+        "type": "TransformationEvent",
+        "eventID": event_id,
+        "eventTime": "2025-01-20T09:00:00+09:00",
+        "eventTimeZoneOffset": "+09:00",
+        "bizStep": "transforming",
+        "inputEPCList": inputs,
+        "outputEPCList": outputs,
+    })
+}
+
+/// Issue 9, item 10: one ~98 KB event with 1,000 inputs × 1,000 outputs wrote a million edge rows.
+/// Now it is stored as its 1,000 inputs and 1,000 outputs, the lineage over it is the same, and an
+/// event past the bound is refused whole.
+#[tokio::test]
+async fn a_wide_trace_event_costs_its_inputs_plus_outputs_and_a_wider_one_is_refused() {
+    let gw = TestGateway::start().await;
+    let inputs = lot_ids("a000", 1_000);
+    let outputs = lot_ids("b000", 1_000);
+    // Passports to walk from: one of the inputs and one of the outputs.
+    for (id, fixture) in [
+        (&inputs[0], fixtures::pp_flakes()),
+        (&outputs[500], fixtures::pp_pellets()),
+    ] {
+        let mut passport = passport_json(&fixture);
+        passport["id"] = json!(id);
+        let r = gw
+            .admin(Method::POST, "/api/v1/passports")
+            .json(&passport)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+
+    let event = transformation_event(
+        "urn:uuid:0193c000-0000-7000-8000-000000000001",
+        &inputs,
+        &outputs,
+    );
+    assert!(
+        event.to_string().len() > 90_000,
+        "as large as the attack's event"
+    );
+    let before = row_counts(&gw).await;
+    let r = gw
+        .admin(Method::POST, "/api/v1/trace-events")
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let recorded: Value = r.json().await.unwrap();
+    assert_eq!(
+        recorded["edges"], 1_000_000,
+        "the graph still has every pair"
+    );
+    let after = row_counts(&gw).await;
+    let grown: std::collections::BTreeMap<&String, i64> = after
+        .iter()
+        .map(|(table, n)| (table, n - before.get(table).copied().unwrap_or(0)))
+        .filter(|(_, grew)| *grew != 0)
+        .collect();
+    // The event, its audit row, 1,000 input rows and 1,000 output rows.
+    assert_eq!(
+        grown.values().sum::<i64>(),
+        1 + 1 + 1_000 + 1_000,
+        "rows added per table: {grown:?}"
+    );
+
+    let up: Value = gw
+        .read_json(&format!(
+            "/api/v1/passports/{}/lineage?direction=upstream&depth=4",
+            outputs[500]
+        ))
+        .await;
+    assert_eq!(up["truncated"], false);
+    let reached: Vec<&str> = up["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reached,
+        inputs.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    let edges = up["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 1_000);
+    assert!(edges.iter().all(|e| e["to"] == outputs[500].as_str()));
+    let down: Value = gw
+        .read_json(&format!(
+            "/api/v1/passports/{}/lineage?direction=downstream&depth=4",
+            inputs[0]
+        ))
+        .await;
+    let reached: Vec<&str> = down["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reached,
+        outputs.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert_eq!(down["edges"].as_array().unwrap().len(), 1_000);
+
+    // One input past the bound, or one output past it in the quantity list: refused, 422,
+    // pointing at the first entry past the bound, and nothing stored.
+    let before = row_counts(&gw).await;
+    let wider = lot_ids("d000", 1_001);
+    let too_many_inputs = transformation_event(
+        "urn:uuid:0193c000-0000-7000-8000-000000000002",
+        &wider,
+        &outputs[..1],
+    );
+    let mut too_many_outputs = transformation_event(
+        "urn:uuid:0193c000-0000-7000-8000-000000000003",
+        &inputs[..1],
+        &outputs,
+    );
+    too_many_outputs["outputQuantityList"] = json!([
+        { "epcClass": wider[0], "quantity": 1.0, "uom": "KGM" }
+    ]);
+    for (event, pointer) in [
+        (too_many_inputs, "/inputEPCList/1000"),
+        (too_many_outputs, "/outputQuantityList/0"),
+    ] {
+        let r = gw
+            .admin(Method::POST, "/api/v1/trace-events")
+            .json(&event)
+            .send()
+            .await
+            .unwrap();
+        let problem = expect_problem(r, 422).await;
+        assert_eq!(
+            problem["type"],
+            "https://dpp-gateway.dev/problems/schema-violation"
+        );
+        let violations = problem["violations"].as_array().unwrap();
+        assert!(
+            violations.iter().any(|v| v["pointer"] == pointer
+                && v["message"].as_str().unwrap().contains("at most 1000")),
+            "{problem}"
+        );
+        assert!(
+            gw.store
+                .trace_event(event["eventID"].as_str().unwrap())
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    assert_eq!(
+        row_counts(&gw).await,
+        before,
+        "refused events store nothing"
+    );
+}
+
 #[tokio::test]
 async fn published_documents() {
     let gw = TestGateway::start().await;

@@ -29,6 +29,9 @@ on_both_backends!(
     duplicate_collection_record_stores_nothing,
     audit_rows_are_written,
     latest_passports_come_in_one_batch_past_the_in_list_chunk,
+    a_wide_event_is_stored_as_its_inputs_plus_outputs,
+    an_event_over_the_bounds_stores_nothing,
+    lineage_answers_are_bounded_and_say_truncated,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -122,7 +125,9 @@ fn plain_passport(id: String, polymer: &str, share: f64) -> NewPassportVersion {
     }
 }
 
-fn event(id: &str, previous: &[&str], edges: &[(&str, &str)]) -> NewTraceEvent {
+/// A transformation event `id` following `previous`: every one of `inputs` went into every one of
+/// `outputs`.
+fn event(id: &str, previous: &[&str], inputs: &[&str], outputs: &[&str]) -> NewTraceEvent {
     NewTraceEvent {
         event_id: id.to_owned(),
         hash: hash_of(id),
@@ -130,10 +135,8 @@ fn event(id: &str, previous: &[&str], edges: &[(&str, &str)]) -> NewTraceEvent {
         event_time: at("2025-02-01T06:30:00.5Z"),
         canonical_json: format!(r#"{{"eventId":"{id}","type":"transformation"}}"#),
         previous_hashes: previous.iter().map(|p| hash_of(p)).collect(),
-        edges: edges
-            .iter()
-            .map(|(f, t)| ((*f).to_owned(), (*t).to_owned()))
-            .collect(),
+        inputs: inputs.iter().map(|i| (*i).to_owned()).collect(),
+        outputs: outputs.iter().map(|o| (*o).to_owned()).collect(),
         actor: "line-3@compounder.example".to_owned(),
     }
 }
@@ -316,7 +319,7 @@ async fn stored_versions_are_immutable(db: &TestDb) {
         .await
         .unwrap();
     db.store
-        .insert_trace_event(&event("ev-1", &[], &[]))
+        .insert_trace_event(&event("ev-1", &[], &[], &[]))
         .await
         .unwrap();
     sqlx::any::install_default_drivers();
@@ -549,7 +552,7 @@ async fn cursor_paging_has_no_gaps_or_repeats(db: &TestDb) {
 
 async fn trace_events_link_and_failed_ones_store_nothing(db: &TestDb) {
     let store = &db.store;
-    let e1 = event("ev-shred", &[], &[("bumpers-lot-1", "flakes-lot-1")]);
+    let e1 = event("ev-shred", &[], &["bumpers-lot-1"], &["flakes-lot-1"]);
     store.insert_trace_event(&e1).await.unwrap();
     let stored = store.trace_event("ev-shred").await.unwrap().unwrap();
     assert_eq!(stored.hash, e1.hash);
@@ -567,7 +570,8 @@ async fn trace_events_link_and_failed_ones_store_nothing(db: &TestDb) {
     let orphan = event(
         "ev-extrude",
         &["ev-shred", "ev-never-recorded"],
-        &[("flakes-lot-1", "pellets-lot-1")],
+        &["flakes-lot-1"],
+        &["pellets-lot-1"],
     );
     match store.insert_trace_event(&orphan).await {
         Err(StoreError::UnknownPredecessor(h)) => assert_eq!(h, hash_of("ev-never-recorded")),
@@ -592,10 +596,11 @@ async fn trace_events_link_and_failed_ones_store_nothing(db: &TestDb) {
     let e2 = event(
         "ev-extrude",
         &["ev-shred"],
-        &[("flakes-lot-1", "pellets-lot-1")],
+        &["flakes-lot-1"],
+        &["pellets-lot-1"],
     );
     store.insert_trace_event(&e2).await.unwrap();
-    let e3 = event("ev-mould", &["ev-extrude", "ev-shred"], &[]);
+    let e3 = event("ev-mould", &["ev-extrude", "ev-shred"], &[], &[]);
     store.insert_trace_event(&e3).await.unwrap();
     let stored = store.trace_event_by_hash(&e3.hash).await.unwrap().unwrap();
     assert_eq!(stored.event_id, "ev-mould");
@@ -605,7 +610,7 @@ async fn trace_events_link_and_failed_ones_store_nothing(db: &TestDb) {
     );
 
     // An event cannot name itself as predecessor.
-    let selfish = event("ev-self", &["ev-self"], &[]);
+    let selfish = event("ev-self", &["ev-self"], &[], &[]);
     assert!(matches!(
         store.insert_trace_event(&selfish).await,
         Err(StoreError::UnknownPredecessor(_))
@@ -618,11 +623,13 @@ async fn lineage_walks_up_down_both_with_depth_and_cycle(db: &TestDb) {
     // pellets ─┐
     //          ├─> compound ─> bumper ─> regrind ─┐
     // masterbatch┘     ^─────────────────────────┘  (regrind goes back into the compound: cycle)
+    // One event per arrow group: ev-compound, ev-mould, ev-regrind, ev-recompound.
     store
         .insert_trace_event(&event(
             "ev-compound",
             &[],
-            &[("pellets", "compound"), ("masterbatch", "compound")],
+            &["pellets", "masterbatch"],
+            &["compound"],
         ))
         .await
         .unwrap();
@@ -630,7 +637,8 @@ async fn lineage_walks_up_down_both_with_depth_and_cycle(db: &TestDb) {
         .insert_trace_event(&event(
             "ev-mould",
             &["ev-compound"],
-            &[("compound", "bumper")],
+            &["compound"],
+            &["bumper"],
         ))
         .await
         .unwrap();
@@ -638,7 +646,17 @@ async fn lineage_walks_up_down_both_with_depth_and_cycle(db: &TestDb) {
         .insert_trace_event(&event(
             "ev-regrind",
             &["ev-mould"],
-            &[("bumper", "regrind"), ("regrind", "compound")],
+            &["bumper"],
+            &["regrind"],
+        ))
+        .await
+        .unwrap();
+    store
+        .insert_trace_event(&event(
+            "ev-recompound",
+            &["ev-regrind"],
+            &["regrind"],
+            &["compound"],
         ))
         .await
         .unwrap();
@@ -669,6 +687,7 @@ async fn lineage_walks_up_down_both_with_depth_and_cycle(db: &TestDb) {
     // The walk ends at the cycle (regrind's input is the root) but shows the edge that closes it.
     assert!(up.edges.contains(&edge("bumper", "regrind", "ev-regrind")));
     assert_eq!(up.edges.len(), 5);
+    assert!(!up.truncated);
 
     let up1 = store.lineage("bumper", Upstream, 1).await.unwrap();
     assert_eq!(up1.nodes, [node("compound", 1, Upstream)]);
@@ -685,7 +704,7 @@ async fn lineage_walks_up_down_both_with_depth_and_cycle(db: &TestDb) {
     );
     assert!(
         down.edges
-            .contains(&edge("regrind", "compound", "ev-regrind"))
+            .contains(&edge("regrind", "compound", "ev-recompound"))
     );
 
     let both = store.lineage("compound", Both, 1).await.unwrap();
@@ -961,4 +980,344 @@ async fn latest_passports_come_in_one_batch_past_the_in_list_chunk(db: &TestDb) 
     let first = found.iter().find(|p| p.id == ids[0]).unwrap();
     assert_eq!(first.version, 2, "the latest version");
     assert!(store.latest_passports(&[]).await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wide events: stored as an event hub (inputs + outputs rows), bounded, and a bounded lineage.
+
+/// `count` lot ids `urn:lot:<prefix>-0000`, …, in sort order.
+fn lots(prefix: &str, count: usize) -> Vec<String> {
+    (0..count)
+        .map(|n| format!("urn:lot:{prefix}-{n:04}"))
+        .collect()
+}
+
+fn wide_event(id: &str, inputs: &[String], outputs: &[String]) -> NewTraceEvent {
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let outputs: Vec<&str> = outputs.iter().map(String::as_str).collect();
+    event(id, &[], &inputs, &outputs)
+}
+
+/// Row count of every table but sqlx's own, read on a connection of its own.
+async fn row_counts(db: &TestDb) -> std::collections::BTreeMap<String, i64> {
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let list = match db.store.backend() {
+        dpp_gateway::store::Backend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        }
+        dpp_gateway::store::Backend::Postgres => {
+            "SELECT tablename::text AS name FROM pg_tables WHERE schemaname = 'public'"
+        }
+    };
+    let tables: Vec<String> = sqlx::query_scalar(list).fetch_all(&mut conn).await.unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    for table in tables.into_iter().filter(|t| t != "_sqlx_migrations") {
+        // Table names come from the catalogue, quoted; no test input reaches them.
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM \"{table}\""
+        )))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        counts.insert(table, n);
+    }
+    conn.close().await.unwrap();
+    counts
+}
+
+fn total(counts: &std::collections::BTreeMap<String, i64>) -> i64 {
+    counts.values().sum()
+}
+
+async fn a_wide_event_is_stored_as_its_inputs_plus_outputs(db: &TestDb) {
+    let store = &db.store;
+    let inputs = lots("bale", dpp_gateway::store::MAX_EVENT_INPUTS);
+    let outputs = lots("flake-bag", dpp_gateway::store::MAX_EVENT_OUTPUTS);
+    let before = row_counts(db).await;
+    // Repeats count once.
+    let mut sent = wide_event("ev-wide", &inputs, &outputs);
+    sent.inputs.push(inputs[7].clone());
+    store.insert_trace_event(&sent).await.unwrap();
+    let after = row_counts(db).await;
+
+    // 1,000 + 1,000 rows, not 1,000 × 1,000: the event, its audit row and its two sets.
+    assert_eq!(after["lineage_inputs"] - before["lineage_inputs"], 1_000);
+    assert_eq!(after["lineage_outputs"] - before["lineage_outputs"], 1_000);
+    assert_eq!(
+        total(&after) - total(&before),
+        1_000 + 1_000 + 2,
+        "{after:?}"
+    );
+
+    // Upstream of one output: every input, once, at depth 1, with its edge into that output.
+    let root = &outputs[500];
+    let up = store
+        .lineage(root, LineageDirection::Upstream, 3)
+        .await
+        .unwrap();
+    assert!(!up.truncated);
+    let reached: Vec<&str> = up.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(
+        reached,
+        inputs.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert!(up.nodes.iter().all(|n| n.depth == 1));
+    assert_eq!(up.edges.len(), 1_000);
+    assert!(
+        up.edges
+            .iter()
+            .zip(&inputs)
+            .all(|(e, i)| e.from == *i && e.to == *root && e.event_id == "ev-wide"),
+        "edges in input order, all into the root"
+    );
+
+    // Downstream of one input: every output. Both ways from an input: its outputs downstream,
+    // and upstream of it nothing.
+    let down = store
+        .lineage(&inputs[0], LineageDirection::Both, 3)
+        .await
+        .unwrap();
+    assert!(!down.truncated);
+    assert_eq!(down.nodes.len(), 1_000);
+    assert!(
+        down.nodes.iter().zip(&outputs).all(|(n, o)| n.id == *o
+            && n.depth == 1
+            && n.direction == LineageDirection::Downstream)
+    );
+    assert_eq!(down.edges.len(), 1_000);
+    assert_eq!(down.edges[999].from, inputs[0]);
+    assert_eq!(down.edges[999].to, outputs[999]);
+}
+
+async fn an_event_over_the_bounds_stores_nothing(db: &TestDb) {
+    let store = &db.store;
+    let before = row_counts(db).await;
+    let too_many_inputs = wide_event(
+        "ev-too-wide",
+        &lots("bale", dpp_gateway::store::MAX_EVENT_INPUTS + 1),
+        &lots("flake-bag", 1),
+    );
+    let too_many_outputs = wide_event(
+        "ev-too-many-bags",
+        &lots("bale", 1),
+        &lots("flake-bag", dpp_gateway::store::MAX_EVENT_OUTPUTS + 1),
+    );
+    for (e, side) in [
+        (too_many_inputs, "1001 distinct inputs"),
+        (too_many_outputs, "1001 distinct outputs"),
+    ] {
+        match store.insert_trace_event(&e).await {
+            Err(StoreError::InvalidInput(message)) => {
+                assert!(message.contains(side), "{message}");
+                assert!(message.contains(&e.event_id), "{message}");
+            }
+            other => panic!("{}: expected InvalidInput, got {other:?}", e.event_id),
+        }
+        assert_eq!(store.trace_event(&e.event_id).await.unwrap(), None);
+    }
+    assert_eq!(row_counts(db).await, before, "nothing stored");
+}
+
+async fn lineage_answers_are_bounded_and_say_truncated(db: &TestDb) {
+    use dpp_gateway::store::{MAX_LINEAGE_EDGES, MAX_LINEAGE_NODES};
+    let store = &db.store;
+    // 1,000 bales → 1,000 flake bags (one event), all 1,000 bags → one pellet lot: upstream of
+    // the pellets at depth 2 crosses 1,000 × 1,000 edges of the first event.
+    let bales = lots("bale", 1_000);
+    let bags = lots("flake-bag", 1_000);
+    let pellets = "urn:lot:pellets".to_owned();
+    store
+        .insert_trace_event(&wide_event("ev-shred", &bales, &bags))
+        .await
+        .unwrap();
+    store
+        .insert_trace_event(&wide_event(
+            "ev-extrude",
+            &bags,
+            std::slice::from_ref(&pellets),
+        ))
+        .await
+        .unwrap();
+
+    let shallow = store
+        .lineage(&pellets, LineageDirection::Upstream, 1)
+        .await
+        .unwrap();
+    assert!(!shallow.truncated);
+    assert_eq!((shallow.nodes.len(), shallow.edges.len()), (1_000, 1_000));
+
+    let deep = store
+        .lineage(&pellets, LineageDirection::Both, 2)
+        .await
+        .unwrap();
+    assert!(deep.truncated, "a million edges do not fit");
+    assert_eq!(deep.nodes.len(), 2_000, "every node still fits");
+    assert_eq!(deep.edges.len(), MAX_LINEAGE_EDGES);
+    // The first edges in walk order: step 1 (bags → pellets), then step 2 by bale, then bag.
+    let edge = |from: &str, to: &str, event_id: &str| LineageEdge {
+        from: from.to_owned(),
+        to: to.to_owned(),
+        event_id: event_id.to_owned(),
+    };
+    assert_eq!(deep.edges[999], edge(&bags[999], &pellets, "ev-extrude"));
+    assert_eq!(deep.edges[1_000], edge(&bales[0], &bags[0], "ev-shred"));
+    let last = MAX_LINEAGE_EDGES - 1_000 - 1;
+    assert_eq!(
+        deep.edges[MAX_LINEAGE_EDGES - 1],
+        edge(&bales[last / 1_000], &bags[last % 1_000], "ev-shred")
+    );
+    assert_eq!(
+        serde_json::to_value(&deep).unwrap()["truncated"],
+        serde_json::Value::Bool(true)
+    );
+
+    // More reachable ids than one answer holds: 11 events of 1,000 lots each into one compound.
+    let compound = "urn:lot:compound".to_owned();
+    for batch in 0..11 {
+        let inputs = lots(&format!("regrind-{batch:02}"), 1_000);
+        store
+            .insert_trace_event(&wide_event(
+                &format!("ev-compound-{batch:02}"),
+                &inputs,
+                std::slice::from_ref(&compound),
+            ))
+            .await
+            .unwrap();
+    }
+    let wide = store
+        .lineage(&compound, LineageDirection::Upstream, 1)
+        .await
+        .unwrap();
+    assert!(wide.truncated);
+    assert_eq!(wide.nodes.len(), MAX_LINEAGE_NODES);
+    assert_eq!(wide.nodes.last().unwrap().id, "urn:lot:regrind-09-0999");
+    assert_eq!(wide.edges.len(), MAX_LINEAGE_EDGES);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Migration 0006: the old edge table (one row per input → output pair) becomes event hubs.
+
+/// Old-format lineage: (event id, inputs, outputs), written the way the gateway wrote it before
+/// migration 0006, one `lineage_edges` row per pair.
+fn old_events() -> Vec<(&'static str, Vec<String>, Vec<String>)> {
+    let owned = |ids: &[&str]| ids.iter().map(|i| (*i).to_owned()).collect::<Vec<_>>();
+    vec![
+        (
+            "ev-compound",
+            owned(&["pellets", "masterbatch"]),
+            owned(&["compound"]),
+        ),
+        ("ev-mould", owned(&["compound"]), owned(&["bumper", "trim"])),
+        (
+            "ev-regrind",
+            owned(&["bumper", "trim"]),
+            owned(&["regrind"]),
+        ),
+        ("ev-recompound", owned(&["regrind"]), owned(&["compound"])),
+        ("ev-sort", lots("bale", 30), lots("flake-bag", 40)),
+    ]
+}
+
+async fn old_edge_rows_become_event_hubs(blank: store_support::BlankDb) {
+    use dpp_gateway::store::Backend;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&blank.url).await.unwrap();
+    let migrations = match Backend::from_url(&blank.url).unwrap() {
+        Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+        Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+    };
+    migrations.run_to(5, &pool).await.unwrap();
+    let mut old_edges = BTreeSet::new();
+    for (event_id, inputs, outputs) in old_events() {
+        sqlx::query(
+            "INSERT INTO trace_events \
+             (event_id, hash, event_type, event_time, canonical_json, recorded_at) \
+             VALUES ($1, $2, 'TransformationEvent', 0, '{}', 0)",
+        )
+        .bind(event_id)
+        .bind(hash_of(event_id))
+        .execute(&pool)
+        .await
+        .unwrap();
+        for from in &inputs {
+            for to in &outputs {
+                sqlx::query(
+                    "INSERT INTO lineage_edges (from_id, to_id, event_id) VALUES ($1, $2, $3)",
+                )
+                .bind(from)
+                .bind(to)
+                .bind(event_id)
+                .execute(&pool)
+                .await
+                .unwrap();
+                old_edges.insert(LineageEdge {
+                    from: from.clone(),
+                    to: to.clone(),
+                    event_id: event_id.to_owned(),
+                });
+            }
+        }
+    }
+    pool.close().await;
+    assert_eq!(old_edges.len(), 2 + 2 + 2 + 1 + 30 * 40);
+
+    // Opening the store applies 0006.
+    let db = blank.open().await;
+    let counts = row_counts(&db).await;
+    assert!(!counts.contains_key("lineage_edges"), "{counts:?}");
+    assert_eq!(counts["lineage_inputs"], 2 + 1 + 2 + 1 + 30);
+    assert_eq!(counts["lineage_outputs"], 1 + 2 + 1 + 1 + 40);
+
+    // Every id sees exactly the edges it had: one hop both ways gives back the old rows.
+    let ids: BTreeSet<String> = old_edges
+        .iter()
+        .flat_map(|e| [e.from.clone(), e.to.clone()])
+        .collect();
+    for id in &ids {
+        let around = db
+            .store
+            .lineage(id, LineageDirection::Both, 1)
+            .await
+            .unwrap();
+        let got: BTreeSet<LineageEdge> = around.edges.into_iter().collect();
+        let expected: BTreeSet<LineageEdge> = old_edges
+            .iter()
+            .filter(|e| e.from == *id || e.to == *id)
+            .cloned()
+            .collect();
+        assert_eq!(got, expected, "edges around {id}");
+    }
+    let up = db
+        .store
+        .lineage("regrind", LineageDirection::Upstream, 10)
+        .await
+        .unwrap();
+    let reached: Vec<(&str, u32)> = up.nodes.iter().map(|n| (n.id.as_str(), n.depth)).collect();
+    assert_eq!(
+        reached,
+        [
+            ("bumper", 1),
+            ("trim", 1),
+            ("compound", 2),
+            ("masterbatch", 3),
+            ("pellets", 3)
+        ]
+    );
+    db.finish().await;
+}
+
+mod migration {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite_old_edge_rows_become_event_hubs() {
+        super::old_edge_rows_become_event_hubs(super::store_support::blank_sqlite_db()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_old_edge_rows_become_event_hubs() {
+        let Some(blank) = super::store_support::blank_postgres_db().await else {
+            return;
+        };
+        super::old_edge_rows_become_event_hubs(blank).await;
+    }
 }

@@ -51,7 +51,8 @@ pub use passports::{
 };
 pub use receipts::{ReceiptClaim, Reservation};
 pub use trace::{
-    Lineage, LineageDirection, LineageEdge, LineageNode, NewTraceEvent, StoredTraceEvent,
+    Lineage, LineageDirection, LineageEdge, LineageNode, MAX_EVENT_INPUTS, MAX_EVENT_OUTPUTS,
+    MAX_LINEAGE_EDGES, MAX_LINEAGE_NODES, NewTraceEvent, StoredTraceEvent,
 };
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");

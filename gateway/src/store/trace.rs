@@ -1,16 +1,46 @@
-//! Traceability events, hash-linked to their predecessors, and the lineage graph their
-//! input → output edges form.
+//! Traceability events, hash-linked to their predecessors, and the lineage graph their material
+//! flow forms.
+//!
+//! A transformation or aggregation event says "every input went into every output". It is stored
+//! as an event hub — its input set and its output set, m + n rows — never as the m × n edges it
+//! implies (one 1,000 × 1,000 event used to write a million rows). The lineage walk crosses the
+//! hub: upstream from a passport to the events that output it, then to their inputs; downstream
+//! the other way round. One such crossing is one hop of depth.
+//!
+//! ```text
+//!   input a ─┐               ┌─> output x        lineage_inputs  (event, a), (event, b)
+//!   input b ─┴──> event ─────┼─> output y        lineage_outputs (event, x), (event, y), (event, z)
+//!                            └─> output z        edges when read: a→x a→y a→z b→x b→y b→z
+//! ```
+//!
+//! Both the write and the answer are bounded: [`MAX_EVENT_INPUTS`] and [`MAX_EVENT_OUTPUTS`] per
+//! event, [`MAX_LINEAGE_NODES`] and [`MAX_LINEAGE_EDGES`] per lineage answer (then `truncated`).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::{
     IN_LIST_CHUNK, Store, StoreError, audit, from_millis, now_millis, placeholders, to_millis,
 };
+
+/// Most distinct inputs (transformation inputs, aggregation children) one event may name.
+pub const MAX_EVENT_INPUTS: usize = 1_000;
+
+/// Most distinct outputs (transformation outputs, an aggregation's parent) one event may name.
+pub const MAX_EVENT_OUTPUTS: usize = 1_000;
+
+/// Most ids one lineage answer lists in `nodes` (over both directions).
+pub const MAX_LINEAGE_NODES: usize = 10_000;
+
+/// Most edges one lineage answer lists. An event's edges are the product of its inputs and outputs,
+/// so a walk over a few wide events could otherwise list millions.
+pub const MAX_LINEAGE_EDGES: usize = 10_000;
+
+/// Most `(event, item)` rows one multi-row `INSERT` writes (two parameters each).
+const INSERT_CHUNK: usize = 250;
 
 /// One traceability event to store.
 #[derive(Debug, Clone)]
@@ -27,8 +57,13 @@ pub struct NewTraceEvent {
     pub canonical_json: String,
     /// Hashes of the events this one follows; each must already be stored.
     pub previous_hashes: Vec<String>,
-    /// Material flow as (input id, output id): the input went into the output.
-    pub edges: Vec<(String, String)>,
+    /// Ids that went into the event: a transformation's inputs, an aggregation's children.
+    /// Repeats count once; at most [`MAX_EVENT_INPUTS`] distinct ones.
+    pub inputs: Vec<String>,
+    /// Ids that came out of it: a transformation's outputs, an aggregation's parent. Every input
+    /// went into every output. Repeats count once; at most [`MAX_EVENT_OUTPUTS`] distinct ones.
+    /// An event with no inputs or no outputs adds nothing to the lineage graph.
+    pub outputs: Vec<String>,
     /// Who stores it; written to the audit log in the same transaction.
     pub actor: String,
 }
@@ -73,8 +108,13 @@ pub struct Lineage {
     /// Reached ids, by direction, then depth, then id. With [`LineageDirection::Both`] an id found
     /// on both sides (a cycle) appears once per direction.
     pub nodes: Vec<LineageNode>,
-    /// Every edge walked, including ones leading back to an already reached id.
+    /// Every edge walked, including ones leading back to an already reached id; by step, then
+    /// input, output and event id.
     pub edges: Vec<LineageEdge>,
+    /// The walk stopped at [`MAX_LINEAGE_NODES`] or [`MAX_LINEAGE_EDGES`]: `nodes` and `edges`
+    /// are then the first ones in the order above, something reachable is missing, and an edge
+    /// may name an id that `nodes` left out. Ask again with a smaller depth or one direction.
+    pub truncated: bool,
 }
 
 /// One reached id.
@@ -89,7 +129,8 @@ pub struct LineageNode {
     pub direction: LineageDirection,
 }
 
-/// One input → output edge and the event that recorded it.
+/// One input → output edge and the event that recorded it (a pair of the event's input and output
+/// sets; not stored as such).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LineageEdge {
@@ -102,10 +143,26 @@ pub struct LineageEdge {
 }
 
 impl Store {
-    /// Stores an event with its predecessor links and lineage edges in one transaction.
-    /// [`StoreError::Duplicate`] if the event id or hash is stored already;
-    /// [`StoreError::UnknownPredecessor`] (and nothing stored) if a previous hash is not.
+    /// Stores an event with its predecessor links and its input and output sets (m + n rows) in
+    /// one transaction. [`StoreError::Duplicate`] if the event id or hash is stored already;
+    /// [`StoreError::UnknownPredecessor`] if a previous hash is not; [`StoreError::InvalidInput`]
+    /// if it names more than [`MAX_EVENT_INPUTS`] inputs or [`MAX_EVENT_OUTPUTS`] outputs. On
+    /// any error nothing is stored.
     pub async fn insert_trace_event(&self, e: &NewTraceEvent) -> Result<(), StoreError> {
+        let inputs: BTreeSet<&str> = e.inputs.iter().map(String::as_str).collect();
+        let outputs: BTreeSet<&str> = e.outputs.iter().map(String::as_str).collect();
+        // Checked before the write lock is taken: an oversized event costs no lock time.
+        for (side, count, max) in [
+            ("inputs", inputs.len(), MAX_EVENT_INPUTS),
+            ("outputs", outputs.len(), MAX_EVENT_OUTPUTS),
+        ] {
+            if count > max {
+                return Err(StoreError::InvalidInput(format!(
+                    "trace event {} names {count} distinct {side}, more than the {max} allowed",
+                    e.event_id
+                )));
+            }
+        }
         let mut tx = self.begin_write().await?;
         let now = now_millis();
         let inserted = sqlx::query(
@@ -152,16 +209,24 @@ impl Store {
             .await?;
         }
 
-        for (from, to) in &e.edges {
-            sqlx::query(
-                "INSERT INTO lineage_edges (from_id, to_id, event_id) VALUES ($1, $2, $3) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(from)
-            .bind(to)
-            .bind(&e.event_id)
-            .execute(&mut *tx)
-            .await?;
+        // Only pairs make edges: a one-sided event adds nothing to the graph, so nothing is kept.
+        if !inputs.is_empty() && !outputs.is_empty() {
+            for (table, items) in [("lineage_inputs", &inputs), ("lineage_outputs", &outputs)] {
+                let items: Vec<&str> = items.iter().copied().collect();
+                for chunk in items.chunks(INSERT_CHUNK) {
+                    let rows = (0..chunk.len())
+                        .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    // `table` is one of two constants; every value is a bound parameter.
+                    let sql = format!("INSERT INTO {table} (event_id, item_id) VALUES {rows}");
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for item in chunk {
+                        query = query.bind(&e.event_id).bind(*item);
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+            }
         }
 
         audit::insert(
@@ -224,8 +289,12 @@ impl Store {
         }))
     }
 
-    /// Breadth-first walk of the lineage edges from `passport_id`, at most `max_depth` hops each
-    /// way. Each id is reached once per direction (at its smallest depth), so cycles end the walk.
+    /// Breadth-first walk of the lineage graph from `passport_id`, at most `max_depth` hops each
+    /// way: upstream from an id to the events that output it and on to their inputs, downstream
+    /// from an id to the events it went into and on to their outputs. Each id is reached once per
+    /// direction (at its smallest depth), so cycles end the walk. The answer holds at most
+    /// [`MAX_LINEAGE_NODES`] nodes and [`MAX_LINEAGE_EDGES`] edges; past either the walk stops and
+    /// says `truncated`.
     pub async fn lineage(
         &self,
         passport_id: &str,
@@ -238,81 +307,182 @@ impl Store {
             LineageDirection::Both => &[LineageDirection::Upstream, LineageDirection::Downstream],
         };
         let mut conn = self.pool.acquire().await?;
-        let mut nodes = Vec::new();
-        let mut edges = Vec::new();
-        let mut edges_seen = HashSet::new();
-        for &direction in directions {
+        let mut answer = LineageBuilder::default();
+        'directions: for &direction in directions {
             let mut reached = HashSet::from([passport_id.to_owned()]);
             let mut frontier = vec![passport_id.to_owned()];
             for depth in 1..=max_depth {
                 if frontier.is_empty() {
                     break;
                 }
-                let mut next = BTreeSet::new();
-                for edge in edges_touching(&mut conn, direction, &frontier).await? {
-                    let neighbour = match direction {
-                        LineageDirection::Upstream => &edge.from,
-                        _ => &edge.to,
-                    };
-                    if reached.insert(neighbour.clone()) {
-                        next.insert(neighbour.clone());
-                    }
-                    if edges_seen.insert(edge.clone()) {
-                        edges.push(edge);
-                    }
+                let step = Step::read(&mut conn, direction, &frontier).await?;
+                let next: Vec<String> = step
+                    .neighbours()
+                    .into_iter()
+                    .filter(|id| !reached.contains(*id))
+                    .map(str::to_owned)
+                    .collect();
+                let next = answer.add_nodes(next, depth, direction);
+                reached.extend(next.iter().cloned());
+                answer.add_edges(&step, direction);
+                if answer.truncated {
+                    break 'directions;
                 }
-                nodes.extend(next.iter().map(|id| LineageNode {
-                    id: id.clone(),
-                    depth,
-                    direction,
-                }));
-                frontier = next.into_iter().collect();
+                frontier = next;
             }
         }
         Ok(Lineage {
             root: passport_id.to_owned(),
-            nodes,
-            edges,
+            nodes: answer.nodes,
+            edges: answer.edges,
+            truncated: answer.truncated,
         })
     }
 }
 
-/// Edges into (upstream) or out of (downstream) any of `ids`, in a stable order.
-async fn edges_touching(
+/// The lineage answer as it grows, within its node and edge budgets.
+#[derive(Default)]
+struct LineageBuilder {
+    nodes: Vec<LineageNode>,
+    edges: Vec<LineageEdge>,
+    edges_seen: HashSet<LineageEdge>,
+    truncated: bool,
+}
+
+impl LineageBuilder {
+    /// Adds the newly reached ids (sorted) of one step, as many as the node budget leaves room
+    /// for; returns those added, the next frontier.
+    fn add_nodes(
+        &mut self,
+        mut ids: Vec<String>,
+        depth: u32,
+        direction: LineageDirection,
+    ) -> Vec<String> {
+        let room = MAX_LINEAGE_NODES - self.nodes.len();
+        if ids.len() > room {
+            ids.truncate(room);
+            self.truncated = true;
+        }
+        self.nodes.extend(ids.iter().map(|id| LineageNode {
+            id: id.clone(),
+            depth,
+            direction,
+        }));
+        ids
+    }
+
+    /// Adds the edges one step crossed that no earlier step reported, in (input, output, event)
+    /// order, until the edge budget is spent. An event's edges are formed here from its two
+    /// sets, one input at a time, so a wide event never has its whole product in memory.
+    fn add_edges(&mut self, step: &Step, direction: LineageDirection) {
+        // Edges run input → output: downstream the frontier ids are the inputs, upstream the
+        // neighbours are.
+        let (from_side, to_side) = match direction {
+            LineageDirection::Upstream => (&step.far, &step.near),
+            _ => (&step.near, &step.far),
+        };
+        let mut events_of: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (event, froms) in from_side {
+            for from in froms {
+                events_of
+                    .entry(from.as_str())
+                    .or_default()
+                    .push(event.as_str());
+            }
+        }
+        for (from, events) in events_of {
+            let mut targets: Vec<(&str, &str)> = events
+                .iter()
+                .flat_map(|event| {
+                    to_side
+                        .get(*event)
+                        .into_iter()
+                        .flatten()
+                        .map(move |to| (to.as_str(), *event))
+                })
+                .collect();
+            targets.sort_unstable();
+            for (to, event) in targets {
+                let edge = LineageEdge {
+                    from: from.to_owned(),
+                    to: to.to_owned(),
+                    event_id: event.to_owned(),
+                };
+                if self.edges_seen.contains(&edge) {
+                    continue;
+                }
+                if self.edges.len() == MAX_LINEAGE_EDGES {
+                    self.truncated = true;
+                    return;
+                }
+                self.edges_seen.insert(edge.clone());
+                self.edges.push(edge);
+            }
+        }
+    }
+}
+
+/// What one hop of the walk read: the events that touch the frontier on its side of the hub, and
+/// what those events have on the other side.
+struct Step {
+    /// Event id → the frontier ids it has on the near side (its outputs when walking upstream,
+    /// its inputs downstream).
+    near: BTreeMap<String, Vec<String>>,
+    /// Event id → every id it has on the far side (inputs upstream, outputs downstream).
+    far: BTreeMap<String, Vec<String>>,
+}
+
+impl Step {
+    async fn read(
+        conn: &mut AnyConnection,
+        direction: LineageDirection,
+        frontier: &[String],
+    ) -> Result<Step, StoreError> {
+        let (near_table, far_table) = match direction {
+            LineageDirection::Upstream => ("lineage_outputs", "lineage_inputs"),
+            _ => ("lineage_inputs", "lineage_outputs"),
+        };
+        let near = members(conn, near_table, "item_id", frontier).await?;
+        let events: Vec<String> = near.keys().cloned().collect();
+        let far = members(conn, far_table, "event_id", &events).await?;
+        Ok(Step { near, far })
+    }
+
+    /// Every id on the far side, sorted, once.
+    fn neighbours(&self) -> BTreeSet<&str> {
+        self.far.values().flatten().map(String::as_str).collect()
+    }
+}
+
+/// Rows of `table` (`lineage_inputs` or `lineage_outputs`) whose `column` is one of `values`, as
+/// event id → item ids. Sorted here rather than in SQL so both backends agree (PostgreSQL would
+/// sort by collation).
+async fn members(
     conn: &mut AnyConnection,
-    direction: LineageDirection,
-    ids: &[String],
-) -> Result<Vec<LineageEdge>, StoreError> {
-    let column = match direction {
-        LineageDirection::Upstream => "to_id",
-        _ => "from_id",
-    };
-    let mut edges = Vec::new();
-    for chunk in ids.chunks(IN_LIST_CHUNK) {
+    table: &'static str,
+    column: &'static str,
+    values: &[String],
+) -> Result<BTreeMap<String, Vec<String>>, StoreError> {
+    let mut by_event: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for chunk in values.chunks(IN_LIST_CHUNK) {
+        // `table` and `column` are constants of this module; the values are bound.
         let sql = format!(
-            "SELECT from_id, to_id, event_id FROM lineage_edges WHERE {column} IN ({})",
+            "SELECT event_id, item_id FROM {table} WHERE {column} IN ({})",
             placeholders(1, chunk.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for id in chunk {
-            query = query.bind(id);
+        for value in chunk {
+            query = query.bind(value);
         }
-        let rows = query.fetch_all(&mut *conn).await?;
-        edges.extend(
-            rows.iter()
-                .map(edge_from_row)
-                .collect::<Result<Vec<_>, _>>()?,
-        );
+        for row in query.fetch_all(&mut *conn).await? {
+            by_event
+                .entry(row.try_get("event_id")?)
+                .or_default()
+                .push(row.try_get("item_id")?);
+        }
     }
-    // Sorted here rather than in SQL so both backends agree (Postgres would sort by collation).
-    edges.sort();
-    Ok(edges)
-}
-
-fn edge_from_row(row: &AnyRow) -> Result<LineageEdge, StoreError> {
-    Ok(LineageEdge {
-        from: row.try_get("from_id")?,
-        to: row.try_get("to_id")?,
-        event_id: row.try_get("event_id")?,
-    })
+    for items in by_event.values_mut() {
+        items.sort_unstable();
+    }
+    Ok(by_event)
 }

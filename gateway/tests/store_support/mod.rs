@@ -37,6 +37,45 @@ pub async fn sqlite_db() -> TestDb {
 }
 
 pub async fn postgres_db() -> Option<TestDb> {
+    let db = blank_postgres_db().await?.open().await;
+    assert_eq!(db.store.backend(), Backend::Postgres);
+    Some(db)
+}
+
+/// A database without tables, for tests of the migrations themselves; [`BlankDb::open`] then
+/// opens the store on it (applying whatever migrations are missing).
+pub struct BlankDb {
+    pub url: String,
+    dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl BlankDb {
+    pub async fn open(self) -> TestDb {
+        let store = Store::connect(&self.url).await.expect("open store");
+        TestDb {
+            store,
+            url: self.url,
+            _dir: self.dir,
+            postgres: self.postgres,
+        }
+    }
+}
+
+pub fn blank_sqlite_db() -> BlankDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("dpp-gateway.db").display()
+    );
+    BlankDb {
+        url,
+        dir: Some(dir),
+        postgres: None,
+    }
+}
+
+pub async fn blank_postgres_db() -> Option<BlankDb> {
     let Ok(admin_url) = std::env::var("DPP_TEST_POSTGRES_URL") else {
         let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
         assert!(
@@ -69,12 +108,9 @@ pub async fn postgres_db() -> Option<TestDb> {
     }
     admin.close().await.ok();
     let url = with_database(&admin_url, &name);
-    let store = Store::connect(&url).await.expect("open postgres store");
-    assert_eq!(store.backend(), Backend::Postgres);
-    Some(TestDb {
-        store,
+    Some(BlankDb {
         url,
-        _dir: None,
+        dir: None,
         postgres: Some((admin_url, name)),
     })
 }
