@@ -115,8 +115,20 @@ pub enum KeysCommand {
     Generate(ConfigArgs),
     /// Add a new active key; old public keys stay published.
     Rotate(ConfigArgs),
-    /// List keys.
+    /// List keys with their state (active, retired, revoked).
     List(ConfigArgs),
+    /// Revoke a key: it verifies nothing any more, not even what it signed, and is no longer
+    /// published; its private key file is deleted. Irreversible.
+    Revoke {
+        /// The key id (as `keys list` shows it).
+        kid: String,
+        /// Also make a new active key in the same step; required to revoke the active key.
+        #[arg(long)]
+        rotate: bool,
+        /// Configuration.
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 /// `passport` subcommands.
@@ -353,11 +365,17 @@ fn keys(command: KeysCommand) -> anyhow::Result<()> {
     let print = |keys: &KeyStore| {
         println!("{:<45} {:<8} {:<6} created", "kid", "status", "alg");
         for k in keys.list() {
-            let status = match k.status {
-                crate::trust::KeyStatus::Active => "active",
-                crate::trust::KeyStatus::Retired => "retired",
-            };
-            println!("{:<45} {:<8} {:<6} {}", k.kid, status, k.alg, k.created_at);
+            let revoked = k
+                .revoked_at
+                .map(|at| format!(" (revoked {at})"))
+                .unwrap_or_default();
+            println!(
+                "{:<45} {:<8} {:<6} {}{revoked}",
+                k.kid,
+                k.status.as_str(),
+                k.alg,
+                k.created_at
+            );
         }
     };
     match command {
@@ -380,6 +398,27 @@ fn keys(command: KeysCommand) -> anyhow::Result<()> {
             print(&keys);
         }
         KeysCommand::List(args) => print(&KeyStore::open(&args.load()?.data_dir)?),
+        KeysCommand::Revoke {
+            kid,
+            rotate,
+            config,
+        } => {
+            let config = config.load()?;
+            let mut keys = KeyStore::open(&config.data_dir)?;
+            if rotate {
+                let (_, new_kid) = keys.rotate_revoking(&kid)?;
+                println!("revoked key {kid}; new active key {new_kid}");
+            } else {
+                keys.revoke(&kid)?;
+                println!("revoked key {kid}");
+            }
+            // This process changed files only: a running gateway learns it on restart, or at
+            // once through its API.
+            println!(
+                "a running `serve` keeps its keys until restarted; to revoke a key in a running gateway at once, use POST /api/v1/keys/{{kid}}/revoke"
+            );
+            print(&keys);
+        }
     }
     Ok(())
 }

@@ -148,6 +148,11 @@ impl PassportService {
         &self.schemas
     }
 
+    /// The kid of the key this service signs with (fixed for the life of the process).
+    pub fn signer_kid(&self) -> &str {
+        self.signer.kid()
+    }
+
     /// Validates a passport document (already carrying version and times), canonicalises and signs it.
     pub fn seal(&self, value: &Value) -> Result<SealedPassport, ServiceError> {
         self.schemas

@@ -231,3 +231,73 @@ fn serve_refuses_to_start_without_an_admin_token() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("DPP_GATEWAY_ADMIN_TOKEN"));
 }
+
+/// `keys revoke`: never the only active key on its own, `--rotate` replaces it in the same step,
+/// and a revoked key's private key file is deleted.
+#[test]
+fn keys_revoke_refuses_the_active_key_unless_it_rotates() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys_dir = dir.path().join("keys");
+    let out = gateway(&["keys", "generate"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let kid_of = |status: &str| -> Vec<String> {
+        let list = text(&gateway(&["keys", "list"], dir.path()).stdout);
+        list.lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some(status))
+            .map(|l| l.split_whitespace().next().unwrap().to_owned())
+            .collect()
+    };
+    let first = kid_of("active").remove(0);
+
+    let refused = gateway(&["keys", "revoke", &first], dir.path());
+    assert!(!refused.status.success());
+    let stderr = text(&refused.stderr);
+    assert!(
+        stderr.contains("active signing key") && stderr.contains("--rotate"),
+        "{stderr}"
+    );
+    assert_eq!(kid_of("active"), [first.as_str()]);
+
+    let unknown = gateway(
+        &[
+            "keys",
+            "revoke",
+            "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U",
+        ],
+        dir.path(),
+    );
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown.stderr).contains("no signing key"),
+        "{}",
+        text(&unknown.stderr)
+    );
+
+    // Rotate, then revoke the retired key: it verifies nothing and its private key is gone.
+    assert!(gateway(&["keys", "rotate"], dir.path()).status.success());
+    let second = kid_of("active").remove(0);
+    let out = gateway(&["keys", "revoke", &first], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("restart"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(kid_of("revoked"), [first.as_str()]);
+    assert!(!keys_dir.join(format!("{first}.pem")).exists());
+
+    // The active key with --rotate: a new key takes over in the same step.
+    let out = gateway(&["keys", "revoke", &second, "--rotate"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(kid_of("revoked"), [first.clone(), second.clone()]);
+    let third = kid_of("active");
+    assert_eq!(third.len(), 1);
+    assert!(third[0] != first && third[0] != second);
+    assert!(!keys_dir.join(format!("{second}.pem")).exists());
+    assert!(keys_dir.join(format!("{}.pem", third[0])).exists());
+
+    // A rotation later keeps both revoked.
+    assert!(gateway(&["keys", "rotate"], dir.path()).status.success());
+    assert_eq!(kid_of("revoked"), [first, second]);
+    assert_eq!(kid_of("retired"), third);
+}

@@ -469,3 +469,446 @@ async fn jwt_claims_of_the_wrong_shape_are_refused() {
     let (status, body, _) = v.post(&token, "?audience=x").await;
     assert_eq!(status, 400, "{body}");
 }
+
+// ---- Issue 9, item 14: malleable ECDSA signatures, claims whatever the `typ`, replay horizon ----
+
+/// Half the order of P-256, rounded down: a canonical ES256 signature has `s <= N_HALF`.
+const N_HALF: &str = "7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a8";
+/// The order n of P-256.
+const N: &str = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
+
+/// The `s` half of a compact ES256 JWS's signature.
+fn s_of(token: &str) -> Vec<u8> {
+    let signature = URL_SAFE_NO_PAD
+        .decode(token.rsplit('.').next().unwrap())
+        .unwrap();
+    signature[32..].to_vec()
+}
+
+fn is_high_s(s: &[u8]) -> bool {
+    s > hex::decode(N_HALF).unwrap().as_slice()
+}
+
+/// The other valid signature over the same input: `(r, n - s)`, which anyone can compute
+/// from a signature without the key (ECDSA malleability).
+fn malleated(token: &str) -> String {
+    let (input, signature) = token.rsplit_once('.').unwrap();
+    let mut signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    let n = hex::decode(N).unwrap();
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let mut digit = i16::from(n[i]) - i16::from(signature[32 + i]) - borrow;
+        borrow = i16::from(digit < 0);
+        if digit < 0 {
+            digit += 256;
+        }
+        signature[32 + i] = digit as u8;
+    }
+    assert_eq!(borrow, 0);
+    format!("{input}.{}", b64(&signature))
+}
+
+#[tokio::test]
+async fn the_high_s_twin_of_a_valid_signature_is_refused() {
+    let v = Victim::start().await;
+    for payload in [
+        PASSPORT,
+        br#"{"id":"urn:uuid:0193aa52-1000-7000-8000-000000000104"}"#,
+    ] {
+        let genuine = v.passports.sign_compact(payload, "dpp+jws").unwrap();
+        let twin = malleated(&genuine);
+        assert_ne!(twin, genuine);
+        // Exactly one of the two is high-S; that one is refused, naming why.
+        let (low, high) = if is_high_s(&s_of(&genuine)) {
+            (twin, genuine)
+        } else {
+            (genuine, twin)
+        };
+        assert!(!is_high_s(&s_of(&low)) && is_high_s(&s_of(&high)));
+        assert!(v.verifier.verify(&low).is_ok());
+        assert_eq!(v.post(&low, "").await.0, 200);
+        assert!(
+            v.verifier.verify(&high).is_err(),
+            "a high-s signature verified"
+        );
+        v.refused(&high, "", "not canonical").await;
+    }
+}
+
+#[tokio::test]
+async fn every_signature_we_make_is_low_s_and_verifies() {
+    let v = Victim::start().await;
+    // With a random S, 256 signatures are all low-S by chance with probability 2^-256.
+    for n in 0..256 {
+        let payload = format!(r#"{{"id":"urn:uuid:0193aa52-1000-7000-8000-{n:012}"}}"#);
+        let jws = v
+            .passports
+            .sign_compact(payload.as_bytes(), "dpp+jws")
+            .unwrap();
+        assert!(!is_high_s(&s_of(&jws)), "signature {n} is high-s: {jws}");
+        let verified = v.verifier.verify(&jws).unwrap();
+        assert_eq!(verified.payload, payload.as_bytes());
+        // The raw josekit signer (JWTs, VC-JWTs) normalises too.
+        let token = signed(
+            &json!({"alg": "ES256", "kid": v.kid(), "typ": "JWT"}),
+            payload.as_bytes(),
+            &v.signer,
+        );
+        assert!(!is_high_s(&s_of(&token)), "jwt signature {n} is high-s");
+    }
+}
+
+#[tokio::test]
+async fn claims_are_checked_whatever_the_typ() {
+    let v = Victim::start().await;
+    // A JWT needs no `typ` (RFC 7519 §5.1); leaving it out, or naming another type, must not skip
+    // the claims.
+    let headers = [
+        json!({"alg": "ES256", "kid": v.kid()}),
+        json!({"alg": "ES256", "kid": v.kid(), "typ": "dpp+jws"}),
+        json!({"alg": "ES256", "kid": v.kid(), "typ": "application/json"}),
+    ];
+    for (i, header) in headers.iter().enumerate() {
+        let expired = signed(
+            header,
+            json!({"exp": now() - 3600}).to_string().as_bytes(),
+            &v.signer,
+        );
+        assert!(matches!(
+            v.verifier.verify(&expired),
+            Err(VerifyError::Expired { .. })
+        ));
+        v.refused(&expired, "", "token expired").await;
+
+        let early = signed(
+            header,
+            json!({"nbf": now() + 3600, "exp": now() + 7200})
+                .to_string()
+                .as_bytes(),
+            &v.signer,
+        );
+        v.refused(&early, "", "not valid before").await;
+
+        let once = signed(
+            header,
+            json!({"jti": format!("untyped-{i}"), "exp": now() + 300})
+                .to_string()
+                .as_bytes(),
+            &v.signer,
+        );
+        assert_eq!(v.post(&once, "").await.0, 200);
+        v.refused(&once, "", "was already used").await;
+
+        let for_someone_else = signed(
+            header,
+            json!({"aud": "did:web:other.example", "exp": now() + 300})
+                .to_string()
+                .as_bytes(),
+            &v.signer,
+        );
+        v.refused(&for_someone_else, "", "no audience expected")
+            .await;
+    }
+    // A payload that is not a JSON object carries no claims: nothing to check without a JWT typ.
+    let opaque = signed(
+        &json!({"alg": "ES256", "kid": v.kid()}),
+        b"plain bytes",
+        &v.signer,
+    );
+    assert_eq!(v.post(&opaque, "").await.0, 200);
+}
+
+#[tokio::test]
+async fn a_jti_is_only_accepted_with_an_exp_the_replay_memory_covers() {
+    let v = Victim::start().await;
+    let day = 24 * 3600;
+    for (claims, reason) in [
+        (json!({"jti": "no-exp-1"}), "has no exp"),
+        (
+            json!({"jti": "far-1", "exp": now() + 10 * 365 * day}),
+            "ahead",
+        ),
+        (json!({"jti": "far-2", "exp": now() + day + 3600}), "ahead"),
+        (json!({"jti": "huge-1", "exp": 1e20}), "ahead"),
+    ] {
+        let token = jwt(&v, claims.clone());
+        v.refused(&token, "", "cannot be protected against replay")
+            .await;
+        v.refused(&token, "", reason).await;
+        assert!(v.verifier.verify(&token).is_err(), "{claims}");
+    }
+    // Within the horizon it is accepted once.
+    let near = jwt(&v, json!({"jti": "near-1", "exp": now() + day - 60}));
+    assert_eq!(v.post(&near, "").await.0, 200);
+    v.refused(&near, "", "was already used").await;
+}
+
+// ---- Issue 9, item 17: key states active / retired / revoked ----
+
+/// A data dir whose key store has a retired key (with a passport it signed) and an active one.
+struct RotatedKeys {
+    dir: tempfile::TempDir,
+    retired: String,
+    active: String,
+    /// Signed by the retired key while it was active.
+    old_jws: String,
+}
+
+fn rotated_keys() -> RotatedKeys {
+    let dir = tempfile::tempdir().unwrap();
+    let mut keys = KeyStore::generate(dir.path()).unwrap();
+    let retired = keys.signer().kid().to_owned();
+    let old_jws = keys.signer().sign_compact(PASSPORT, "dpp+jws").unwrap();
+    let active = keys.rotate().unwrap();
+    RotatedKeys {
+        dir,
+        retired,
+        active,
+        old_jws,
+    }
+}
+
+async fn start_on(dir: &std::path::Path) -> TestGateway {
+    let dir = dir.to_owned();
+    TestGateway::start_with(move |c| c.data_dir = dir).await
+}
+
+fn published_kids(jwks: &Value) -> Vec<String> {
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The key ids (fragments) a DID document lists under `relation`.
+fn did_kids(doc: &Value, relation: &str) -> Vec<String> {
+    doc[relation]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let id = m.as_str().or_else(|| m["id"].as_str()).unwrap();
+            id.rsplit_once('#').unwrap().1.to_owned()
+        })
+        .collect()
+}
+
+async fn public_json(gw: &TestGateway, path: &str) -> Value {
+    gw.http
+        .get(gw.url(path))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// `GET /api/v1/keys` as `kid -> status`.
+async fn key_states(gw: &TestGateway) -> Vec<(String, String)> {
+    let listed = gw.read_json("/api/v1/keys").await;
+    listed["keys"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"))
+        .iter()
+        .map(|k| {
+            (
+                k["kid"].as_str().unwrap().to_owned(),
+                k["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn verify_status(gw: &TestGateway, jws: &str) -> (u16, Value) {
+    let response = gw
+        .reader(Method::POST, "/api/v1/verify")
+        .header("content-type", "application/jose")
+        .body(jws.to_owned())
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_revoked_key_verifies_nothing_at_once_and_leaves_the_published_documents() {
+    let keys = rotated_keys();
+    let gw = start_on(keys.dir.path()).await;
+
+    // Retired: still verifies what it signed, still published, asserts but no longer authenticates.
+    assert_eq!(verify_status(&gw, &keys.old_jws).await.0, 200);
+    let jwks = public_json(&gw, "/.well-known/jwks.json").await;
+    assert_eq!(
+        published_kids(&jwks),
+        [keys.active.clone(), keys.retired.clone()]
+    );
+    let did = public_json(&gw, "/.well-known/did.json").await;
+    assert_eq!(did_kids(&did, "verificationMethod").len(), 2);
+    assert_eq!(did_kids(&did, "assertionMethod").len(), 2);
+    assert_eq!(did_kids(&did, "authentication"), [keys.active.as_str()]);
+    assert_eq!(
+        key_states(&gw).await,
+        [
+            (keys.retired.clone(), "retired".to_owned()),
+            (keys.active.clone(), "active".to_owned())
+        ]
+    );
+
+    // Revoking is for admins only.
+    let path = format!("/api/v1/keys/{}/revoke", keys.retired);
+    let by_reader = gw.reader(Method::POST, &path).send().await.unwrap();
+    common::expect_problem(by_reader, 403).await;
+    assert_eq!(verify_status(&gw, &keys.old_jws).await.0, 200);
+
+    let revoked = gw.admin(Method::POST, &path).send().await.unwrap();
+    assert_eq!(revoked.status(), 200);
+    let revoked: Value = revoked.json().await.unwrap();
+    assert_eq!(revoked["kid"], keys.retired.as_str());
+    assert_eq!(revoked["status"], "revoked");
+
+    // At once, in the running process: the old signature no longer verifies, and says why.
+    let (status, problem) = verify_status(&gw, &keys.old_jws).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(
+        problem["type"],
+        "https://dpp-gateway.dev/problems/invalid-signature"
+    );
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("revoked") && detail.contains(&keys.retired),
+        "{detail}"
+    );
+    // Gone from the JWKS and from every part of the DID document.
+    let jwks = public_json(&gw, "/.well-known/jwks.json").await;
+    assert_eq!(published_kids(&jwks), [keys.active.as_str()]);
+    let did = public_json(&gw, "/.well-known/did.json").await;
+    for relation in ["verificationMethod", "authentication", "assertionMethod"] {
+        assert_eq!(
+            did_kids(&did, relation),
+            [keys.active.as_str()],
+            "{relation}"
+        );
+    }
+    assert_eq!(
+        key_states(&gw).await,
+        [
+            (keys.retired.clone(), "revoked".to_owned()),
+            (keys.active.clone(), "active".to_owned())
+        ]
+    );
+    // What this running gateway does with each key.
+    let listed = gw.read_json("/api/v1/keys").await;
+    assert_eq!(listed["keys"][0]["verifying"], false, "{listed}");
+    assert_eq!(listed["keys"][0]["signing"], false, "{listed}");
+    assert!(listed["keys"][0]["revokedAt"].is_string(), "{listed}");
+    assert_eq!(listed["keys"][1]["verifying"], true, "{listed}");
+    assert_eq!(listed["keys"][1]["signing"], true, "{listed}");
+    // The active key still signs and verifies.
+    let fresh = KeyStore::open(keys.dir.path())
+        .unwrap()
+        .signer()
+        .sign_compact(PASSPORT, "dpp+jws")
+        .unwrap();
+    assert_eq!(verify_status(&gw, &fresh).await.0, 200);
+    // Its private key is gone from the data dir.
+    assert!(
+        !keys
+            .dir
+            .path()
+            .join("keys")
+            .join(format!("{}.pem", keys.retired))
+            .exists()
+    );
+    // Who revoked it is in the audit log.
+    let audit = gw
+        .store
+        .audit_entries(&format!("key:{}", keys.retired))
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0].action, "key.revoke");
+    assert!(audit[0].actor.starts_with("admin:"));
+
+    // Revoking again changes nothing and says so.
+    let again = gw.admin(Method::POST, &path).send().await.unwrap();
+    assert_eq!(again.status(), 200);
+}
+
+#[tokio::test]
+async fn the_active_key_and_unknown_keys_cannot_be_revoked_through_the_api() {
+    let keys = rotated_keys();
+    let gw = start_on(keys.dir.path()).await;
+    let active = gw
+        .admin(
+            Method::POST,
+            &format!("/api/v1/keys/{}/revoke", keys.active),
+        )
+        .send()
+        .await
+        .unwrap();
+    let problem = common::expect_problem(active, 409).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("rotate"),
+        "{problem}"
+    );
+    let unknown = gw
+        .admin(
+            Method::POST,
+            "/api/v1/keys/oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U/revoke",
+        )
+        .send()
+        .await
+        .unwrap();
+    common::expect_problem(unknown, 404).await;
+    // Nothing changed.
+    assert_eq!(
+        key_states(&gw).await,
+        [
+            (keys.retired.clone(), "retired".to_owned()),
+            (keys.active.clone(), "active".to_owned())
+        ]
+    );
+    assert_eq!(verify_status(&gw, &keys.old_jws).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_revoked_key_stays_revoked_after_a_restart() {
+    let keys = rotated_keys();
+    let first = start_on(keys.dir.path()).await;
+    let revoked = first
+        .admin(
+            Method::POST,
+            &format!("/api/v1/keys/{}/revoke", keys.retired),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    drop(first);
+
+    let second = start_on(keys.dir.path()).await;
+    let (status, problem) = verify_status(&second, &keys.old_jws).await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("revoked"),
+        "{problem}"
+    );
+    let jwks = public_json(&second, "/.well-known/jwks.json").await;
+    assert_eq!(published_kids(&jwks), [keys.active.as_str()]);
+    let did = public_json(&second, "/.well-known/did.json").await;
+    assert_eq!(did_kids(&did, "verificationMethod"), [keys.active.as_str()]);
+    assert_eq!(
+        key_states(&second).await,
+        [
+            (keys.retired.clone(), "revoked".to_owned()),
+            (keys.active.clone(), "active".to_owned())
+        ]
+    );
+    // And for anyone opening the store, as `keys list` does.
+    let reopened = KeyStore::open(keys.dir.path()).unwrap();
+    assert!(reopened.verifier().verify(&keys.old_jws).is_err());
+    assert_eq!(published_kids(&reopened.jwks()), [keys.active.as_str()]);
+}

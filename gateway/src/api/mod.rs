@@ -163,6 +163,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/kpis/circularity", get(records::circularity_kpis))
         .route("/verify", post(trust_routes::verify))
+        .route("/keys", get(trust_routes::list_keys))
+        .route("/keys/{kid}/revoke", post(trust_routes::revoke_key))
         .route("/partners", post(partners::create).get(partners::list))
         .route(
             "/partners/{name}",

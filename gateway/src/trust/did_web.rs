@@ -107,6 +107,32 @@ pub fn did_web_document(public_base_url: &str, jwks: &Value) -> Result<Value, Tr
     document(public_base_url, jwks, None)
 }
 
+/// `doc` without the verification methods whose key id (the fragment of their DID URL) `drop`
+/// names, and without every reference to them under `authentication`, `assertionMethod` and the
+/// other verification relationships. How a running gateway stops publishing a key revoked after
+/// its document was built.
+pub fn did_document_without(doc: &Value, drop: impl Fn(&str) -> bool) -> Value {
+    let dropped = |entry: &Value| {
+        let id = entry
+            .as_str()
+            .or_else(|| entry.get("id").and_then(Value::as_str));
+        id.and_then(|id| id.rsplit_once('#'))
+            .is_some_and(|(_, kid)| drop(kid))
+    };
+    let mut doc = doc.clone();
+    if let Some(members) = doc.as_object_mut() {
+        for (name, value) in members.iter_mut() {
+            if name == "@context" || name == "id" {
+                continue;
+            }
+            if let Value::Array(entries) = value {
+                entries.retain(|entry| !dropped(entry));
+            }
+        }
+    }
+    doc
+}
+
 pub(crate) fn document(
     public_base_url: &str,
     jwks: &Value,
@@ -250,6 +276,33 @@ mod tests {
         let doc = document("https://example.com", &two_key_jwks(), Some(&["new"])).unwrap();
         assert_eq!(doc["authentication"], json!(["did:web:example.com#new"]));
         assert_eq!(doc["assertionMethod"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn dropping_a_key_removes_its_method_and_every_reference() {
+        let doc = document("https://example.com", &two_key_jwks(), Some(&["new"])).unwrap();
+        let jwk1 = two_key_jwks()["keys"][1].as_object().unwrap().clone();
+        let old = jwk_thumbprint(&jwk1).unwrap();
+        let without = did_document_without(&doc, |kid| kid == old);
+        assert_eq!(without["id"], doc["id"]);
+        assert_eq!(without["@context"], doc["@context"]);
+        let ids: Vec<&str> = without["verificationMethod"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["did:web:example.com#new"]);
+        assert_eq!(
+            without["assertionMethod"],
+            json!(["did:web:example.com#new"])
+        );
+        assert_eq!(
+            without["authentication"],
+            json!(["did:web:example.com#new"])
+        );
+        // Dropping nothing changes nothing.
+        assert_eq!(did_document_without(&doc, |_| false), doc);
     }
 
     #[test]

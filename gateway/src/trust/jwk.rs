@@ -92,6 +92,16 @@ pub fn jwk_thumbprint(jwk: &Map<String, Value>) -> Result<String, TrustError> {
     Ok(URL_SAFE_NO_PAD.encode(Sha256::digest(&bytes)))
 }
 
+/// `jwks` (`{"keys":[…]}`) without the keys whose `kid` `drop` names; entries without a string
+/// `kid` stay. How a running gateway stops publishing a key revoked after its JWKS was built.
+pub fn jwks_without(jwks: &Value, drop: impl Fn(&str) -> bool) -> Value {
+    let mut jwks = jwks.clone();
+    if let Some(Value::Array(keys)) = jwks.get_mut("keys") {
+        keys.retain(|key| !key.get("kid").and_then(Value::as_str).is_some_and(&drop));
+    }
+    jwks
+}
+
 /// Whether `s` looks like one of our key ids: a base64url SHA-256 thumbprint (43 characters).
 /// Used before a kid ever becomes part of a file name.
 pub(crate) fn is_thumbprint_shaped(s: &str) -> bool {
@@ -138,6 +148,14 @@ mod tests {
         assert!(jwk_thumbprint(no_y.as_object().unwrap()).is_err());
         let unknown = json!({"kty": "XYZ"});
         assert!(jwk_thumbprint(unknown.as_object().unwrap()).is_err());
+    }
+
+    #[test]
+    fn jwks_without_drops_only_the_named_keys() {
+        let jwks = json!({"keys": [{"kid": "a", "kty": "EC"}, {"kid": "b"}, {"kty": "RSA"}]});
+        let without = jwks_without(&jwks, |kid| kid == "a");
+        assert_eq!(without, json!({"keys": [{"kid": "b"}, {"kty": "RSA"}]}));
+        assert_eq!(jwks_without(&jwks, |_| false), jwks);
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! Trust: our ES256 signing keys (generated on first run, rotated, kept published), compact JWS
-//! signing at write time, JWS verification against a JWKS following RFC 8725, and the `did:web`
-//! document that publishes the keys.
+//! Trust: our ES256 signing keys (generated on first run, rotated, retired keys kept published,
+//! revoked keys trusted no more), compact JWS signing at write time, JWS verification against a
+//! JWKS following RFC 8725, and the `did:web` document that publishes the keys.
 //!
 //! JOSE framing (headers, compact serialisation, verification) is josekit's; the ES256 signature
 //! primitive is aws-lc-rs, plugged into josekit through its `JwsSigner` trait because it is about
@@ -20,12 +20,13 @@ mod claims;
 mod did_web;
 mod jwk;
 mod keystore;
+mod low_s;
 mod signer;
 mod verifier;
 
-pub use claims::{DEFAULT_LEEWAY, VerifyOptions};
-pub use did_web::{did_web_document, did_web_id};
-pub use jwk::{ec_p256_thumbprint, jwk_thumbprint};
+pub use claims::{DEFAULT_LEEWAY, REPLAY_CAPACITY, REPLAY_HORIZON, VerifyOptions};
+pub use did_web::{did_document_without, did_web_document, did_web_id};
+pub use jwk::{ec_p256_thumbprint, jwk_thumbprint, jwks_without};
 pub use keystore::{KEYS_DIR, KeyInfo, KeyStatus, KeyStore};
 pub use signer::{AwsLcEs256Signer, PassportSigner};
 pub use verifier::{JwsVerifier, VerifiedJws, VerifyError};
@@ -52,6 +53,14 @@ pub enum TrustError {
     /// `generate` found keys already present and refuses to overwrite them.
     #[error("signing keys already exist in {0}; refusing to overwrite them (use rotation instead)")]
     KeysExist(std::path::PathBuf),
+    /// `revoke` was given a kid the key store does not list.
+    #[error("no signing key with kid {0:?} in the key store")]
+    UnknownKey(String),
+    /// `revoke` was asked to revoke the active key without putting a new one in its place.
+    #[error(
+        "key {0} is the active signing key; revoking it alone would leave nothing to sign with: rotate first, or revoke it with --rotate to make a new active key in the same step"
+    )]
+    ActiveKey(String),
     /// A private key file is readable or writable by group or others.
     #[error("private key file {path} has mode {mode:o}; it must be 0600 (chmod 600)")]
     InsecurePermissions {

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::TrustError;
 use super::jwk::EcP256PublicJwk;
+use super::low_s::normalize_low_s;
 
 /// Length of an ES256 JWS signature: `r || s`, 32 bytes each (RFC 7518 §3.4).
 const ES256_SIGNATURE_LEN: usize = 64;
@@ -25,7 +26,8 @@ struct SignerKey {
 }
 
 /// An ES256 signer for josekit backed by aws-lc-rs (`ECDSA_P256_SHA256_FIXED_SIGNING`, which
-/// yields the 64-byte `r || s` form JWS wants). Cheap to clone: the key sits behind an `Arc`.
+/// yields the 64-byte `r || s` form JWS wants), always in the canonical low-S form the verifier
+/// requires. Cheap to clone: the key sits behind an `Arc`.
 ///
 /// Use it wherever josekit takes a `&dyn JwsSigner` (e.g. `josekit::jwt::encode_with_signer`
 /// for VC-JWTs); [`PassportSigner`] wraps it for passports.
@@ -98,7 +100,11 @@ impl JwsSigner for AwsLcEs256Signer {
             .key_pair
             .sign(&self.key.rng, message)
             .map_err(|e| JoseError::InvalidSignature(anyhow::anyhow!("aws-lc-rs es256: {e}")))?;
-        Ok(signature.as_ref().to_vec())
+        let mut signature = signature.as_ref().to_vec();
+        // aws-lc-rs returns either twin; our verifier (and strict ones elsewhere) take only the
+        // low-S one.
+        normalize_low_s(&mut signature);
+        Ok(signature)
     }
 
     fn box_clone(&self) -> Box<dyn JwsSigner> {

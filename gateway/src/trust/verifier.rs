@@ -1,23 +1,32 @@
 //! Verification of compact JWS against a JWKS, strict per RFC 8725: ES256 only, keys only from the
-//! JWKS we were given (never from the token), every `crit` refused, no unencoded payloads; JWT-typed
-//! tokens also get their claims checked and their `jti` remembered (see [`super::claims`]).
+//! JWKS we were given (never from the token), every `crit` refused, no unencoded payloads, only
+//! canonical (low-S) signatures; payloads that are JSON objects also get their claims checked and
+//! their `jti` remembered (see [`super::claims`]). A key can be revoked while the verifier is in
+//! use: every clone stops accepting it at once.
+//!
+//! ```text
+//! header checks ─► kid: revoked? trusted? ─► signature: 64 bytes, low S ─► josekit/OpenSSL ES256
+//!                                                                      ─► claims ─► jti memory
+//! ```
 //!
 //! The header is checked here before any cryptography; the signature itself is checked by josekit's
 //! OpenSSL-backed ES256 verifier, so a token we sign with aws-lc-rs is proven to interoperate.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use dpp_adapters::contract::{Clock, SystemClock};
 use josekit::jwk::Jwk;
 use josekit::jws::JwsContext;
 use josekit::jws::alg::ecdsa::{EcdsaJwsAlgorithm, EcdsaJwsVerifier};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::claims::{ReplayCache, VerifyOptions, check_claims, unix_now};
+use super::claims::{REPLAY_CAPACITY, ReplayCache, VerifyOptions, check_claims};
+use super::low_s::is_low_s;
 use super::{ES256, TrustError};
 
 /// Header parameters that carry or point at keys. RFC 8725 §3.10: never let the token choose the key.
@@ -52,6 +61,11 @@ pub enum VerifyError {
     /// The `kid` is not in the JWKS this verifier trusts.
     #[error("jws kid {0:?} is not a trusted key")]
     UnknownKid(String),
+    /// The `kid` names a key that was revoked: it verifies nothing, old signatures included.
+    #[error(
+        "jws kid {0:?} names a revoked key: it verifies nothing, not even what it signed before"
+    )]
+    RevokedKey(String),
     /// `jku`, `x5u`, `jwk` or `x5c` in the header: keys are never taken from the token.
     #[error("jws header parameter {0:?} is not accepted: keys are never taken from the token")]
     KeyInHeader(String),
@@ -61,6 +75,12 @@ pub enum VerifyError {
     /// `b64: false` (RFC 7797 unencoded payload) is not accepted.
     #[error("jws with unencoded payload (b64: {0}) is not accepted")]
     UnencodedPayload(String),
+    /// The ES256 signature's `s` is above n/2: the twin `(r, n - s)` of a signature, which anyone
+    /// can make from a valid one without the key. Only the low-S form is accepted.
+    #[error(
+        "jws signature is not canonical: its ecdsa s is above n/2 (the malleated twin of a signature)"
+    )]
+    HighS,
     /// The signature does not match the signing input under the key named by `kid`.
     #[error("jws signature does not verify with key {kid:?}")]
     BadSignature {
@@ -113,21 +133,52 @@ pub enum VerifyError {
         /// The `jti` claim.
         jti: String,
     },
+    /// A token with a `jti` that the replay memory could not keep for its whole life: no `exp`,
+    /// or `exp` beyond [`super::claims::REPLAY_HORIZON`].
+    #[error("token id (jti) {jti:?} cannot be protected against replay: {reason}")]
+    ReplayUnprotectable {
+        /// The `jti` claim.
+        jti: String,
+        /// Why not.
+        reason: String,
+    },
+    /// The replay memory holds as many unexpired ids as it may; new `jti` tokens wait until some
+    /// expire rather than evicting ids that could then be replayed.
+    #[error("the replay memory is full ({capacity} unexpired token ids): try again later")]
+    ReplayMemoryFull {
+        /// How many ids it holds.
+        capacity: usize,
+    },
 }
 
-/// Verifies compact JWS against the keys of a JWKS (ours now; partners' later). Cheap to clone.
+/// Verifies compact JWS against the keys of a JWKS (ours now; partners' later). Cheap to clone;
+/// clones share the trusted keys and the replay memory.
 #[derive(Clone)]
 pub struct JwsVerifier {
-    keys: Arc<HashMap<String, EcdsaJwsVerifier>>,
+    /// Shared by every clone, so a revocation reaches every handler at once.
+    keys: Arc<RwLock<TrustedKeys>>,
     /// Shared by every clone, so a replay is caught whichever handler sees it.
     replay: ReplayCache,
+    clock: Arc<dyn Clock>,
+}
+
+struct TrustedKeys {
+    by_kid: HashMap<String, Arc<EcdsaJwsVerifier>>,
+    /// Named so a token under one is refused as revoked, not merely unknown.
+    revoked: HashSet<String>,
 }
 
 impl fmt::Debug for JwsVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut kids: Vec<&String> = self.keys.keys().collect();
+        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        let mut kids: Vec<&String> = keys.by_kid.keys().collect();
         kids.sort();
-        f.debug_struct("JwsVerifier").field("kids", &kids).finish()
+        let mut revoked: Vec<&String> = keys.revoked.iter().collect();
+        revoked.sort();
+        f.debug_struct("JwsVerifier")
+            .field("kids", &kids)
+            .field("revoked", &revoked)
+            .finish()
     }
 }
 
@@ -153,7 +204,7 @@ impl JwsVerifier {
                 .and_then(Value::as_str)
                 .ok_or_else(|| TrustError::InvalidJwk("p-256 key without string kid".into()))?;
             let verifier = es256_verifier(jwk, kid)?;
-            if keys.insert(kid.to_owned(), verifier).is_some() {
+            if keys.insert(kid.to_owned(), Arc::new(verifier)).is_some() {
                 return Err(TrustError::InvalidJwk(format!("duplicate kid {kid:?}")));
             }
         }
@@ -163,26 +214,69 @@ impl JwsVerifier {
             ));
         }
         Ok(Self {
-            keys: Arc::new(keys),
-            replay: ReplayCache::new(),
+            keys: Arc::new(RwLock::new(TrustedKeys {
+                by_kid: keys,
+                revoked: HashSet::new(),
+            })),
+            replay: ReplayCache::new(REPLAY_CAPACITY),
+            clock: Arc::new(SystemClock),
         })
     }
 
-    /// The key ids this verifier trusts, sorted.
-    pub fn kids(&self) -> Vec<&str> {
-        let mut kids: Vec<&str> = self.keys.keys().map(String::as_str).collect();
+    /// The same verifier reading time from `clock` (tests drive `exp`, `nbf` and the replay
+    /// memory with a `ManualClock`).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The key ids this verifier trusts now, sorted.
+    pub fn kids(&self) -> Vec<String> {
+        let keys = self.read_keys();
+        let mut kids: Vec<String> = keys.by_kid.keys().cloned().collect();
         kids.sort_unstable();
         kids
     }
 
-    /// Verifies a compact JWS with the default [`VerifyOptions`]: JWT-typed tokens get their time
-    /// claims and `jti` checked, anything else (our passport JWS) only its header and signature.
+    /// Stops trusting `kid`, in this verifier and every clone of it, from the next verification
+    /// on; tokens under it are then refused as [`VerifyError::RevokedKey`]. Returns whether the
+    /// key was trusted until now (a kid never trusted is still remembered as revoked).
+    pub fn revoke(&self, kid: &str) -> bool {
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        keys.revoked.insert(kid.to_owned());
+        keys.by_kid.remove(kid).is_some()
+    }
+
+    /// Whether a signature by `kid` can verify here now.
+    pub fn trusts(&self, kid: &str) -> bool {
+        self.read_keys().by_kid.contains_key(kid)
+    }
+
+    /// Whether `kid` was revoked (see [`revoke`](Self::revoke)).
+    pub fn is_revoked(&self, kid: &str) -> bool {
+        self.read_keys().revoked.contains(kid)
+    }
+
+    fn read_keys(&self) -> std::sync::RwLockReadGuard<'_, TrustedKeys> {
+        // The data stays consistent whatever a panicking writer did: each write is one insert
+        // and one remove.
+        self.keys.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Seconds since the Unix epoch, by this verifier's clock.
+    fn now(&self) -> f64 {
+        self.clock.now().timestamp_micros() as f64 / 1e6
+    }
+
+    /// Verifies a compact JWS with the default [`VerifyOptions`]: the registered claims a JSON
+    /// payload carries are checked and its `jti` remembered; no claim is required.
     pub fn verify(&self, compact: &str) -> Result<VerifiedJws, VerifyError> {
         self.verify_with(compact, &VerifyOptions::default())
     }
 
-    /// Verifies a compact JWS; claims are checked when `options` ask for it or the token is
-    /// JWT-typed. On success returns its header, payload and signing kid.
+    /// Verifies a compact JWS; a payload that is a JSON object is a claims set and checked as
+    /// `options` say (see [`super::claims`] for the rule). On success returns its header,
+    /// payload and signing kid.
     pub fn verify_with(
         &self,
         compact: &str,
@@ -201,10 +295,16 @@ impl JwsVerifier {
             .map_err(|e| VerifyError::Malformed(format!("header is not a json object: {e}")))?;
 
         let kid = check_header(&header)?;
-        let verifier = self
-            .keys
-            .get(kid)
-            .ok_or_else(|| VerifyError::UnknownKid(shown(kid)))?;
+        let verifier = {
+            let keys = self.read_keys();
+            if keys.revoked.contains(kid) {
+                return Err(VerifyError::RevokedKey(shown(kid)));
+            }
+            keys.by_kid
+                .get(kid)
+                .cloned()
+                .ok_or_else(|| VerifyError::UnknownKid(shown(kid)))?
+        };
 
         let signature = decode_part("signature", signature_b64)?;
         if signature.len() != 64 {
@@ -213,22 +313,24 @@ impl JwsVerifier {
                 signature.len()
             )));
         }
+        // OpenSSL accepts both twins (r, s) and (r, n - s); one signed content must have one
+        // signature form, or a replayed token gets past anything keyed by its bytes.
+        if !is_low_s(&signature) {
+            return Err(VerifyError::HighS);
+        }
         // Decoded here only to tell a broken payload from a bad signature.
         decode_part("payload", payload_b64)?;
 
         // josekit re-checks alg, kid and crit (refusing every crit: no acceptable ones are
         // registered), then verifies with OpenSSL.
         let (payload, _) = JwsContext::new()
-            .deserialize_compact(compact, verifier)
+            .deserialize_compact(compact, verifier.as_ref())
             .map_err(|_| VerifyError::BadSignature {
                 kid: kid.to_owned(),
             })?;
         // Claims only after the signature: unauthenticated claims must not fill the replay cache.
-        if options.applies_to(&header) {
-            let StrictHeader(claims) = serde_json::from_slice(&payload).map_err(|e| {
-                VerifyError::InvalidClaim(format!("the payload is not a json object: {e}"))
-            })?;
-            let now = unix_now();
+        if let Some(claims) = claims_set(&header, &payload, options)? {
+            let now = self.now();
             let checked = check_claims(&claims, options, now)?;
             self.replay
                 .first_sighting(kid, &checked, options.leeway, now)?;
@@ -239,6 +341,34 @@ impl JwsVerifier {
             payload,
         })
     }
+}
+
+/// The payload as a claims set: a JSON object (with unique member names) is one whatever the
+/// `typ`; anything else carries no claims, which is an error only when the header says JWT or the
+/// caller asks for claims.
+fn claims_set(
+    header: &Map<String, Value>,
+    payload: &[u8],
+    options: &VerifyOptions,
+) -> Result<Option<Map<String, Value>>, VerifyError> {
+    let looks_like_object = payload
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{');
+    if looks_like_object {
+        // Strictly: a payload with `exp` twice must not be read one way here and another
+        // elsewhere, and one that starts like an object must not escape the check by being broken.
+        let StrictHeader(claims) = serde_json::from_slice(payload).map_err(|e| {
+            VerifyError::InvalidClaim(format!("the payload is not a json object: {e}"))
+        })?;
+        return Ok(Some(claims));
+    }
+    if options.requires_claims(header) {
+        return Err(VerifyError::InvalidClaim(
+            "the payload is not a json object".into(),
+        ));
+    }
+    Ok(None)
 }
 
 /// Whether a JWK is a P-256 key we may verify ES256 with (its `use`, `alg` and `key_ops` allow it).
@@ -667,5 +797,85 @@ mod tests {
         off_curve["x"] = json!(b64(&one));
         off_curve["y"] = json!(b64(&one));
         assert!(JwsVerifier::from_jwks(&json!({"keys": [off_curve]})).is_err());
+    }
+
+    #[test]
+    fn a_revocation_reaches_every_clone_at_once() {
+        let (signer, verifier) = key();
+        let (other, _) = key();
+        let both =
+            JwsVerifier::from_jwks(&json!({"keys": [signer.public_jwk(), other.public_jwk()]}))
+                .unwrap();
+        let handed_out = both.clone();
+        let jws = PassportSigner::new(signer.clone())
+            .sign_compact(PAYLOAD, "dpp+jws")
+            .unwrap();
+        assert!(handed_out.verify(&jws).is_ok());
+
+        assert!(both.revoke(signer.kid()));
+        let err = handed_out.verify(&jws).unwrap_err();
+        assert!(
+            matches!(&err, VerifyError::RevokedKey(k) if k == signer.kid()),
+            "{err}"
+        );
+        assert!(err.to_string().contains("revoked"));
+        assert!(handed_out.is_revoked(signer.kid()));
+        assert_eq!(handed_out.kids(), [other.kid()]);
+        // The other key is untouched; revoking twice reports it was no longer trusted.
+        let jws_other = PassportSigner::new(other)
+            .sign_compact(PAYLOAD, "dpp+jws")
+            .unwrap();
+        assert!(handed_out.verify(&jws_other).is_ok());
+        assert!(!both.revoke(signer.kid()));
+        // A verifier built separately is not affected.
+        assert!(verifier.verify(&jws).is_ok());
+    }
+
+    #[test]
+    fn a_high_s_signature_is_refused_before_the_crypto() {
+        let (signer, verifier) = key();
+        let jws = PassportSigner::new(signer)
+            .sign_compact(PAYLOAD, "dpp+jws")
+            .unwrap();
+        let (input, signature) = jws.rsplit_once('.').unwrap();
+        let mut signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        assert!(is_low_s(&signature), "our signer made a high-s signature");
+        // s := 0xff…ff is above n/2 (and above n): refused by form, whatever it would verify to.
+        signature[32..].fill(0xff);
+        let err = verifier
+            .verify(&format!("{input}.{}", b64(&signature)))
+            .unwrap_err();
+        assert!(matches!(err, VerifyError::HighS), "{err}");
+    }
+
+    #[test]
+    fn claims_follow_the_verifiers_clock() {
+        use chrono::TimeZone as _;
+        use dpp_adapters::contract::ManualClock;
+
+        let (signer, verifier) = key();
+        let start = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let clock = Arc::new(ManualClock::new(start));
+        let verifier = verifier.with_clock(clock.clone());
+        let t0 = start.timestamp();
+        // No typ at all: still a claims set.
+        let token = craft(
+            &json!({"alg": "ES256", "kid": signer.kid()}),
+            json!({"jti": "t-1", "exp": t0 + 7200, "nbf": t0 + 30})
+                .to_string()
+                .as_bytes(),
+            &signer,
+        );
+        assert!(verifier.verify(&token).is_ok(), "nbf within the leeway");
+        clock.advance(std::time::Duration::from_secs(3600));
+        assert!(matches!(
+            verifier.verify(&token),
+            Err(VerifyError::Replayed { .. })
+        ));
+        clock.advance(std::time::Duration::from_secs(3600 + 61));
+        assert!(matches!(
+            verifier.verify(&token),
+            Err(VerifyError::Expired { .. })
+        ));
     }
 }
