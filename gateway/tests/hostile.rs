@@ -343,8 +343,13 @@ async fn the_corpus_is_refused_surface_by_surface() {
         .unwrap()
         .filter_map(|e| e.ok())
         .filter(|e| e.path().join("cases.toml").exists())
-        // Imports go through the CLI; the remote corpus is replayed by tests/hostile_remote.rs.
-        .filter(|e| e.file_name() != "import" && e.file_name() != "ouranos_remote")
+        // Imports go through the CLI; the remote corpus is replayed by tests/hostile_remote.rs;
+        // partner probes are pairs of answers compared by `partner_probes_learn_nothing`.
+        .filter(|e| {
+            e.file_name() != "import"
+                && e.file_name() != "ouranos_remote"
+                && e.file_name() != "partner_probes"
+        })
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     surfaces.sort();
@@ -405,6 +410,126 @@ fn the_corpus_is_large_and_every_file_is_in_a_manifest() {
         });
     }
     assert!(files >= 200, "only {files} corpus files");
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProbeManifest {
+    case: Vec<ProbeCase>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProbeCase {
+    file: String,
+    why: String,
+    status: u16,
+}
+
+/// A partner asking about what its access policy hides — withheld field values as search
+/// filters, paging past hidden passports — must get the answer it gets when asking about
+/// something that does not exist: every probe of `tests/hostile/partner_probes` beside its
+/// control, compared byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partner_probes_learn_nothing() {
+    let gw = TestGateway::start().await;
+    for (_, passport) in fixtures::named_passports() {
+        let created = gw
+            .admin(Method::POST, "/api/v1/passports")
+            .json(&passport)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+    }
+    // Hidden PET lots sorting after every fixture id, so after the chain's last passport.
+    for n in 0..25 {
+        let mut lot = serde_json::to_value(fixtures::pet_bottle_flakes()).unwrap();
+        lot["id"] = json!(format!("urn:uuid:f0000000-0000-4000-8000-{n:012}"));
+        lot["product"]["ids"] = json!([{ "scheme": "lot", "value": format!("JP-PET-P{n:05}") }]);
+        let created = gw
+            .admin(Method::POST, "/api/v1/passports")
+            .json(&lot)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    }
+    let mut probe = ouranos_registration("probe");
+    probe["state"] = json!("trusted-unchecked");
+    probe["limits"] = json!({ "requestsPerSecond": 10000, "burst": 10000 });
+    probe["policy"] = json!({
+        "passports": { "polymer": "PP+EPDM-T15" },
+        "fields": { "deny": ["/materials/1", "/product/ids/1", "/carbonFootprint"] }
+    });
+    let registered = gw
+        .admin(Method::POST, "/api/v1/partners")
+        .json(&probe)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        registered.status(),
+        201,
+        "{}",
+        registered.text().await.unwrap()
+    );
+    let issued: Value = gw
+        .admin(Method::POST, "/api/v1/partners/probe/tokens")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = issued["token"].as_str().unwrap().to_owned();
+    let cursor = |id: &str| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id)
+    };
+    let last_visible = fixtures::ids::PP_NEW_BUMPER.to_string();
+    let substitute = |target: &str| {
+        target
+            .replace("{after-last-visible}", &cursor(&last_visible))
+            .replace(
+                "{after-everything}",
+                &cursor("urn:uuid:ffffffff-ffff-4fff-bfff-ffffffffffff"),
+            )
+    };
+
+    let dir = corpus_dir().join("partner_probes");
+    let text = std::fs::read_to_string(dir.join("cases.toml")).unwrap();
+    let manifest: ProbeManifest = toml::from_str(&text).unwrap();
+    assert!(manifest.case.len() >= 5);
+    let mut failures = Vec::new();
+    for case in &manifest.case {
+        let text = std::fs::read_to_string(dir.join(&case.file)).unwrap();
+        let targets: Vec<String> = text.lines().map(substitute).collect();
+        assert_eq!(targets.len(), 2, "{}: a probe and a control", case.file);
+        let mut answers = Vec::new();
+        for target in &targets {
+            let response = gw
+                .http
+                .get(gw.url(target))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            answers.push((response.status().as_u16(), response.text().await.unwrap()));
+        }
+        if answers[0].0 != case.status || answers[0] != answers[1] {
+            failures.push(format!(
+                "{} ({}): probe answered {} {}, control {} {}",
+                case.file,
+                case.why,
+                answers[0].0,
+                shorten(&answers[0].1),
+                answers[1].0,
+                shorten(&answers[1].1)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// Deterministic bulky cases for every JSON surface: deep nesting, bodies just over the limit,

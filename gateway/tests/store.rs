@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, NaiveDate, Utc};
 use dpp_gateway::store::{
     CategoryTotals, CollectionEntryRow, LineageDirection, LineageEdge, LineageNode,
-    NewCollectionRecord, NewPassportVersion, NewTraceEvent, PassportFilter, Store, StoreError,
+    NewCollectionRecord, NewPassportVersion, NewTraceEvent, PassportFilter, PassportSelector,
+    Store, StoreError,
 };
 use sqlx::Connection;
 
@@ -32,6 +33,7 @@ on_both_backends!(
     a_wide_event_is_stored_as_its_inputs_plus_outputs,
     an_event_over_the_bounds_stores_nothing,
     lineage_answers_are_bounded_and_say_truncated,
+    selector_in_the_listing_matches_the_selector_rule,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1320,4 +1322,138 @@ mod migration {
         };
         super::old_edge_rows_become_event_hubs(blank).await;
     }
+}
+
+/// The partner's passport selector inside the listing query selects exactly what
+/// `PassportSelector::matches` selects, over the latest versions: polymer and share on one
+/// material, product-id prefixes taken literally (no LIKE patterns, case-sensitive, non-ASCII),
+/// id lists, and all of them with a caller's filter on another material.
+async fn selector_in_the_listing_matches_the_selector_rule(db: &TestDb) {
+    let store = &db.store;
+    for f in [&PP_BUMPER, &PET_FLAKES, &ABS_HOUSING] {
+        store.insert_passport(&version_of(f, 1)).await.unwrap();
+    }
+    let odd_id = "urn:uuid:7c1d0e55-2b6a-4f0e-9d3c-1a2b3c4d5e04";
+    let mut odd = plain_passport(odd_id.to_owned(), "PE-HD", 0.25);
+    odd.product_ids = vec![("lot".to_owned(), "Lot_ä%1".to_owned())];
+    store.insert_passport(&odd).await.unwrap();
+    // Version 2 of the bumper is PE-HD under a new GTIN: only the latest version counts.
+    let mut v2 = version_of(&PP_BUMPER, 2);
+    v2.polymers = vec![("PE-HD".into(), 0.6)];
+    v2.product_ids = vec![("gtin".into(), "04012345000030".into())];
+    store.insert_next_version(&v2, 1).await.unwrap();
+
+    let latest = [
+        v2.clone(),
+        version_of(&PET_FLAKES, 1),
+        version_of(&ABS_HOUSING, 1),
+        odd.clone(),
+    ];
+
+    let prefix = |p: &str| PassportSelector {
+        product_id_prefix: Some(p.to_owned()),
+        ..Default::default()
+    };
+    let material = |polymer: Option<&str>, share: Option<f64>| PassportSelector {
+        polymer: polymer.map(str::to_owned),
+        min_recycled_share: share,
+        ..Default::default()
+    };
+    let selectors = vec![
+        PassportSelector::default(),
+        material(Some("PP"), None),
+        material(Some("PP"), Some(0.5)),
+        material(Some("PE-HD"), Some(0.5)),
+        material(None, Some(0.9)),
+        material(Some("ABS"), Some(0.1)),
+        prefix(""),
+        prefix("0401234500003"),
+        prefix("gtin:0401"),
+        prefix("lot:"),
+        prefix("https://id.example.com/lot"),
+        prefix("lot:https://id.example.com/"),
+        prefix("Lot_ä"),
+        prefix("Lot_ä%"),
+        prefix("Lot%"),
+        prefix("Lot__"),
+        prefix("LOT"),
+        prefix("lot:Lot_ä%1"),
+        PassportSelector {
+            ids: vec![PET_FLAKES.id.to_owned(), odd_id.to_owned()],
+            ..Default::default()
+        },
+        PassportSelector {
+            ids: vec![
+                PET_FLAKES.id.to_owned(),
+                "urn:uuid:00000000-0000-4000-8000-000000000000".to_owned(),
+            ],
+            polymer: Some("PET".to_owned()),
+            ..Default::default()
+        },
+        PassportSelector {
+            ids: vec![
+                ABS_HOUSING.id.to_owned(),
+                odd_id.to_owned(),
+                PP_BUMPER.id.to_owned(),
+            ],
+            product_id_prefix: Some("lot:".to_owned()),
+            polymer: Some("PP".to_owned()),
+            min_recycled_share: Some(0.5),
+        },
+    ];
+    let mut selected_some = 0;
+    for selector in &selectors {
+        let mut expected: Vec<String> = latest
+            .iter()
+            .filter(|v| selector.matches(&v.id, &v.product_ids, &v.polymers))
+            .map(|v| v.id.clone())
+            .collect();
+        expected.sort();
+        let page = store
+            .list_passports_within(&PassportFilter::default(), selector, None, 100)
+            .await
+            .unwrap();
+        let got: Vec<String> = page.items.into_iter().map(|p| p.id).collect();
+        assert_eq!(got, expected, "{selector:?}");
+        if !expected.is_empty() && expected.len() < latest.len() {
+            selected_some += 1;
+        }
+    }
+    assert!(selected_some >= 12, "the selectors must discriminate");
+
+    // The caller's filter and the selector each need a material, not the same one: the housing's
+    // PP clips satisfy the selector, its ABS the filter.
+    let abs = PassportFilter {
+        polymer: Some("ABS".into()),
+        ..Default::default()
+    };
+    let page = store
+        .list_passports_within(&abs, &material(Some("PP"), Some(0.5)), None, 100)
+        .await
+        .unwrap();
+    let got: Vec<&str> = page.items.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(got, [ABS_HOUSING.id]);
+
+    // Paging within a selector neither repeats nor skips, and ends without a cursor.
+    let lots = prefix("lot:");
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_passports_within(&PassportFilter::default(), &lots, after.as_deref(), 1)
+            .await
+            .unwrap();
+        all.extend(page.items.into_iter().map(|p| p.id));
+        match page.next_cursor {
+            Some(cursor) => after = Some(cursor),
+            None => break,
+        }
+    }
+    let mut expected: Vec<String> = vec![
+        PET_FLAKES.id.to_owned(),
+        ABS_HOUSING.id.to_owned(),
+        odd_id.to_owned(),
+    ];
+    expected.sort();
+    assert_eq!(all, expected);
 }

@@ -180,7 +180,9 @@ pub(super) struct VerifyQuery {
 /// Verifies a compact JWS against the published keys: `application/jose` (the token itself) or
 /// `application/json` (`{"jws": "…"}`). A payload that is a JSON object also gets its claims
 /// checked and its `jti` remembered, whatever its `typ`; the query can name an issuer, an audience
-/// or `requireExp`. Answers the verified header and payload, or a 422 naming the reason.
+/// or `requireExp`. Answers the verified header and payload and which `form` it is
+/// (`full-passport`, `redacted-passport` with the `redaction` applied, or `other`), or a 422
+/// naming the reason.
 pub(super) async fn verify(
     State(state): State<AppState>,
     query: Result<Query<VerifyQuery>, QueryRejection>,
@@ -235,11 +237,29 @@ pub(super) async fn verify(
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&verified.payload),
         ),
     };
-    Ok(axum::Json(serde_json::json!({
+    // Which form a passport JWS is: the authoritative passport, or a partner's redacted copy
+    // (signed by us too, but missing what the `redaction` header's policy withheld).
+    let form = match verified
+        .header
+        .get("typ")
+        .and_then(serde_json::Value::as_str)
+    {
+        Some(crate::service::PASSPORT_JWS_TYP) => "full-passport",
+        Some(crate::exchange::policy::REDACTED_PASSPORT_JWS_TYP) => "redacted-passport",
+        _ => "other",
+    };
+    let mut answer = serde_json::json!({
         "verified": true,
+        "form": form,
         "kid": verified.kid,
         "header": verified.header,
         "payload": payload,
-    }))
-    .into_response())
+    });
+    if let Some(redaction) = verified
+        .header
+        .get(crate::exchange::policy::REDACTION_HEADER)
+    {
+        answer["redaction"] = redaction.clone();
+    }
+    Ok(axum::Json(answer).into_response())
 }

@@ -23,9 +23,8 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::events::{DeliveryAttempted, DeliveryDead, DeliveryFailed, DeliverySucceeded};
 use super::partners::{PartnerConnections, PartnerError};
-use super::policy::{Withheld, share};
-use crate::service::PASSPORT_JWS_TYP;
-use crate::store::{AttemptFailure, OutboxItem, Store};
+use super::policy::{Withheld, is_signed_redacted_under, share, share_version, sign_redacted};
+use crate::store::{AttemptFailure, FieldPolicy, OutboxItem, Store};
 
 /// How the worker paces itself.
 #[derive(Debug, Clone, PartialEq)]
@@ -437,7 +436,21 @@ async fn attempt(inner: &WorkerInner, item: &OutboxItem) -> Result<PublishReceip
         })?;
     let doc: Value = serde_json::from_str(&stored.canonical_json)
         .map_err(|e| AttemptError::Permanent(format!("stored passport is unreadable: {e}")))?;
-    let shared = share(&partner.policy, &item.passport_id, &doc).map_err(|e| match e {
+    // An older version goes out only while the passport's latest version is still granted.
+    let latest = inner
+        .store
+        .passport(&item.passport_id, None)
+        .await
+        .map_err(|e| AttemptError::Transient(e.to_string()))?
+        .filter(|latest| latest.version != item.version)
+        .map(|latest| serde_json::from_str::<Value>(&latest.canonical_json))
+        .transpose()
+        .map_err(|e| AttemptError::Permanent(format!("stored passport is unreadable: {e}")))?;
+    let shared = match &latest {
+        None => share(&partner.policy, &item.passport_id, &doc),
+        Some(latest) => share_version(&partner.policy, &item.passport_id, &doc, latest),
+    }
+    .map_err(|e| match e {
         Withheld::NotSelected => AttemptError::Permanent(format!(
             "the access policy of partner {} no longer selects passport {}",
             partner.name, item.passport_id
@@ -448,7 +461,7 @@ async fn attempt(inner: &WorkerInner, item: &OutboxItem) -> Result<PublishReceip
         )),
     })?;
     let (passport, signed_jws) = if shared.redacted {
-        let jws = redacted_jws(inner, item, &shared.passport).await?;
+        let jws = redacted_jws(inner, item, &shared.passport, &partner.policy.fields).await?;
         (shared.passport, jws)
     } else {
         (shared.passport, stored.jws)
@@ -463,26 +476,29 @@ async fn attempt(inner: &WorkerInner, item: &OutboxItem) -> Result<PublishReceip
         .map_err(AttemptError::Adapter)
 }
 
-/// The signed form of the redacted passport: the one kept from an earlier attempt when its
-/// payload is still what the policy lets through, else signed now and kept for later attempts.
+/// The signed form of the redacted passport, marked as redacted ([`sign_redacted`]): the one
+/// kept from an earlier attempt when its payload is still what the policy lets through and it
+/// names the same field policy, else signed now and kept for later attempts.
 async fn redacted_jws(
     inner: &WorkerInner,
     item: &OutboxItem,
     passport: &Passport,
+    fields: &FieldPolicy,
 ) -> Result<String, AttemptError> {
     let canonical = dpp_schemas::jcs::to_vec(passport)
         .map_err(|e| AttemptError::Permanent(format!("cannot canonicalise: {e}")))?;
     if let Some(kept) = &item.redacted_jws
         && jws_payload(kept).as_deref() == Some(canonical.as_slice())
+        && is_signed_redacted_under(kept, fields)
     {
         return Ok(kept.clone());
     }
     let signer = inner.partners.signer().clone();
-    let jws =
-        tokio::task::spawn_blocking(move || signer.sign_compact(&canonical, PASSPORT_JWS_TYP))
-            .await
-            .map_err(|e| AttemptError::Transient(format!("signing task failed: {e}")))?
-            .map_err(|e| AttemptError::Transient(format!("signing failed: {e}")))?;
+    let fields = fields.clone();
+    let jws = tokio::task::spawn_blocking(move || sign_redacted(&signer, &canonical, &fields))
+        .await
+        .map_err(|e| AttemptError::Transient(format!("signing task failed: {e}")))?
+        .map_err(|e| AttemptError::Transient(format!("signing failed: {e}")))?;
     inner
         .store
         .set_redacted_jws(&item.id, &inner.owner, &jws)

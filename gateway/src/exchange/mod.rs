@@ -156,7 +156,22 @@ pub async fn queue_push(
     })?;
     let doc: serde_json::Value = serde_json::from_str(&stored.canonical_json)
         .map_err(|e| StoreError::Corrupt(format!("passport {passport_id}: {e}")))?;
-    match policy::share(&record.policy, passport_id, &doc) {
+    let shared = match version {
+        Some(_) => {
+            let latest = store.passport(passport_id, None).await?.ok_or_else(|| {
+                PushError::PassportNotFound(format!("passport {passport_id} does not exist"))
+            })?;
+            if latest.version == stored.version {
+                policy::share(&record.policy, passport_id, &doc)
+            } else {
+                let latest: serde_json::Value = serde_json::from_str(&latest.canonical_json)
+                    .map_err(|e| StoreError::Corrupt(format!("passport {passport_id}: {e}")))?;
+                policy::share_version(&record.policy, passport_id, &doc, &latest)
+            }
+        }
+        None => policy::share(&record.policy, passport_id, &doc),
+    };
+    match shared {
         Ok(_) => {}
         Err(policy::Withheld::NotSelected) => {
             return Err(PushError::PolicyRefused {

@@ -8,6 +8,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::partners::PassportSelector;
 use super::{
     IN_LIST_CHUNK, Store, StoreError, audit, ensure_finite, from_millis, now_millis, placeholders,
     to_millis,
@@ -258,6 +259,21 @@ impl Store {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<StoredPassport>, StoreError> {
+        self.list_passports_within(f, &PassportSelector::default(), after, limit)
+            .await
+    }
+
+    /// As [`list_passports`](Self::list_passports), only passports a partner's passport
+    /// selector `within` selects, decided in the same query (the same rule as
+    /// [`PassportSelector::matches`] over the latest version's index rows), so a partner's
+    /// search never reads, pages over or counts a passport it may not have.
+    pub async fn list_passports_within(
+        &self,
+        f: &PassportFilter,
+        within: &PassportSelector,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<StoredPassport>, StoreError> {
         let limit = limit.clamp(1, MAX_PAGE_SIZE);
         let mut sql = format!(
             "SELECT {PASSPORT_COLUMNS} FROM passport_heads h \
@@ -308,6 +324,54 @@ impl Store {
             if let Some(share) = f.min_recycled_share {
                 ensure_finite("min_recycled_share", share)?;
                 bind(&mut sql, " AND m.recycled_share >= $?", Arg::Float(share));
+            }
+            sql.push(')');
+        }
+        if !within.ids.is_empty() {
+            sql.push_str(" AND h.id IN (");
+            for (i, id) in within.ids.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                bind(&mut sql, "$?", Arg::Text(id.clone()));
+            }
+            sql.push(')');
+        }
+        if let Some(prefix) = &within.product_id_prefix {
+            // `starts_with` as substr + length: LIKE would treat `%`/`_` in the prefix as
+            // patterns and is case-insensitive in SQLite. Both backends count characters in
+            // substr and length alike, which is a byte-wise prefix test on UTF-8.
+            sql.push_str(
+                " AND EXISTS (SELECT 1 FROM passport_product_ids s \
+                 WHERE s.passport_id = h.id AND s.version = h.latest_version AND (",
+            );
+            bind(
+                &mut sql,
+                "substr(s.value, 1, length(CAST($? AS TEXT)))",
+                Arg::Text(prefix.clone()),
+            );
+            bind(&mut sql, " = $?", Arg::Text(prefix.clone()));
+            bind(
+                &mut sql,
+                " OR substr(s.scheme || ':' || s.value, 1, length(CAST($? AS TEXT)))",
+                Arg::Text(prefix.clone()),
+            );
+            bind(&mut sql, " = $?", Arg::Text(prefix.clone()));
+            sql.push_str("))");
+        }
+        if within.polymer.is_some() || within.min_recycled_share.is_some() {
+            // Its own EXISTS: the selector's polymer and share must hold for one material, the
+            // caller's filter for one material, not necessarily the same one.
+            sql.push_str(
+                " AND EXISTS (SELECT 1 FROM passport_materials sm \
+                 WHERE sm.passport_id = h.id AND sm.version = h.latest_version",
+            );
+            if let Some(polymer) = &within.polymer {
+                bind(&mut sql, " AND sm.polymer = $?", Arg::Text(polymer.clone()));
+            }
+            if let Some(share) = within.min_recycled_share {
+                ensure_finite("selector min_recycled_share", share)?;
+                bind(&mut sql, " AND sm.recycled_share >= $?", Arg::Float(share));
             }
             sql.push(')');
         }

@@ -160,4 +160,22 @@ impl PassportSigner {
         // josekit adds `alg` and `kid` from the signer.
         Ok(JwsContext::new().serialize_compact(payload, &header, &self.inner)?)
     }
+
+    /// As [`sign_compact`](Self::sign_compact) with further protected header parameters
+    /// (`(name, value)`, names JWS does not define itself, e.g. the redaction a redacted
+    /// passport went through).
+    pub fn sign_compact_with(
+        &self,
+        payload: &[u8],
+        typ: &str,
+        extra: &[(&str, Value)],
+    ) -> Result<String, TrustError> {
+        let mut header = JwsHeader::new();
+        header.set_token_type(typ);
+        header.set_claim("iat", Some(Value::from(chrono::Utc::now().timestamp())))?;
+        for (name, value) in extra {
+            header.set_claim(name, Some(value.clone()))?;
+        }
+        Ok(JwsContext::new().serialize_compact(payload, &header, &self.inner)?)
+    }
 }
