@@ -10,6 +10,7 @@ pub mod demo;
 pub mod exchange;
 pub mod onboarding;
 pub mod problem;
+pub mod server;
 pub mod service;
 pub mod store;
 pub mod telemetry;
