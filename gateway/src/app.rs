@@ -1,6 +1,6 @@
 //! Assembles a running gateway from its configuration: store, keys, compiled schemas, the write
-//! service, partner connections, the pull cache, and the HTTP server with the outbox delivery
-//! worker, both shut down gracefully.
+//! service, partner connections, the pull cache, and the HTTP server (`crate::server`, with its
+//! connection limits) with the outbox delivery worker, both shut down gracefully.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -100,9 +100,10 @@ impl Gateway {
         })
     }
 
-    /// Serves on `listener` and runs the outbox delivery worker until `shutdown` resolves; then,
-    /// at the same time, finishes in-flight requests (new connections are refused) and lets
-    /// running deliveries finish for the grace period, returning unfinished items to the outbox.
+    /// Serves on `listener` (within the config's `[server]` limits) and runs the outbox delivery
+    /// worker until `shutdown` resolves; then, at the same time, finishes in-flight requests (new
+    /// connections are refused) and lets running deliveries finish for the grace period, returning
+    /// unfinished items to the outbox.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -147,18 +148,15 @@ impl Gateway {
             let _ = signalled.send(true);
         };
         // Set on a second signal: cut what still runs.
-        let (cut, mut cutting) = tokio::sync::watch::channel(false);
+        let (cut, cutting) = tokio::sync::watch::channel(false);
         let mut stopping_for_force = stopping.clone();
         let app = router(self.state.clone());
+        let limits = self.state.config.server.settings();
         let http = async {
-            let graceful = axum::serve(listener, app).with_graceful_shutdown(signal);
-            let served = tokio::select! {
-                served = graceful => served.context("the HTTP server failed"),
-                _ = cutting.wait_for(|cut| *cut) => Ok(()),
-            };
-            // Also when the server failed without a signal.
+            crate::server::serve(listener, app, &limits, signal, cutting).await;
+            // Also when the server ended without a signal.
             let _ = stop.send(true);
-            served
+            anyhow::Ok(())
         };
         let force_stop = worker.force_stop();
         let deliveries = async move {

@@ -45,6 +45,9 @@ pub struct Config {
     /// Timeouts of the HTTP clients that call partners.
     #[serde(default)]
     pub http: HttpClientConfig,
+    /// Limits of the HTTP server on connections (slow clients, connection floods).
+    #[serde(default)]
+    pub server: ServerConfig,
     /// How long an `Idempotency-Key` answer is kept for replay, hours; older receipts are
     /// deleted (a retry after that is a new request).
     #[serde(default = "default_idempotency_retention")]
@@ -132,6 +135,69 @@ impl HttpClientConfig {
                     "http.{key} must be 1 to 600 seconds, got {value}"
                 )));
             }
+        }
+        Ok(())
+    }
+}
+
+/// Limits of the HTTP server on its connections (`[server]`): how long a client may take to send
+/// a request's head, and how many connections it holds open, in all and from one address. They
+/// keep a slow or flooding client from exhausting the process's open files (slowloris).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Longest a client may take to send a request's line and headers, counted from the
+    /// connection's start or the end of its previous response, seconds; then the connection is
+    /// closed. The wait for the next request on an idle keep-alive connection is the same wait.
+    pub header_read_timeout_secs: u64,
+    /// Most connections open at once; beyond it new connections are closed at once. Lowered at
+    /// start to fit the process's open-file limit.
+    pub max_connections: usize,
+    /// Most connections open at once from one IPv4 address or one IPv6 /64; beyond it that peer's
+    /// new connections are closed at once. Behind a reverse proxy every connection comes from the
+    /// proxy: raise it to `max_connections` there.
+    pub max_connections_per_ip: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_secs: 10,
+            max_connections: 4096,
+            max_connections_per_ip: 128,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The limits the server applies (before [`max_connections`](Self::max_connections) is fitted
+    /// to the open-file limit).
+    pub fn settings(&self) -> crate::server::ServerSettings {
+        crate::server::ServerSettings {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+        }
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if !(1..=300).contains(&self.header_read_timeout_secs) {
+            return Err(ConfigError::Semantic(format!(
+                "server.header_read_timeout_secs must be 1 to 300 seconds, got {}",
+                self.header_read_timeout_secs
+            )));
+        }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return Err(ConfigError::Semantic(format!(
+                "server.max_connections must be 1 to 1000000, got {}",
+                self.max_connections
+            )));
+        }
+        if self.max_connections_per_ip == 0 || self.max_connections_per_ip > self.max_connections {
+            return Err(ConfigError::Semantic(format!(
+                "server.max_connections_per_ip must be 1 to server.max_connections ({}), got {}",
+                self.max_connections, self.max_connections_per_ip
+            )));
         }
         Ok(())
     }
@@ -291,6 +357,7 @@ impl Default for Config {
             delivery: DeliveryConfig::default(),
             inbound: InboundConfig::default(),
             http: HttpClientConfig::default(),
+            server: ServerConfig::default(),
             idempotency_retention_hours: default_idempotency_retention(),
             secrets: SecretsConfig::default(),
         }
@@ -422,6 +489,7 @@ impl Config {
         }
         self.delivery.check()?;
         self.http.check()?;
+        self.server.check()?;
         self.inbound.check()
     }
 }
@@ -506,6 +574,52 @@ mod tests {
         std::fs::write(&file, "[delivery]\nleese_secs = 1\n").unwrap();
         let err = Config::load(Some(&file), &Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("leese_secs"), "{err}");
+    }
+
+    #[test]
+    fn server_limits_default_sanely_and_are_checked() {
+        let defaults = ServerConfig::default();
+        assert_eq!(defaults.header_read_timeout_secs, 10);
+        assert!(defaults.max_connections_per_ip < defaults.max_connections);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gw.toml");
+        std::fs::write(
+            &file,
+            "[server]\nheader_read_timeout_secs = 3\nmax_connections = 100\nmax_connections_per_ip = 100\n",
+        )
+        .unwrap();
+        let settings = Config::load(Some(&file), &Overrides::default())
+            .unwrap()
+            .server
+            .settings();
+        assert_eq!(settings.header_read_timeout, Duration::from_secs(3));
+        assert_eq!(settings.max_connections, 100);
+        assert_eq!(settings.max_connections_per_ip, 100);
+
+        for (table, key) in [
+            (
+                "header_read_timeout_secs = 0",
+                "server.header_read_timeout_secs",
+            ),
+            (
+                "header_read_timeout_secs = 301",
+                "server.header_read_timeout_secs",
+            ),
+            ("max_connections = 0", "server.max_connections"),
+            (
+                "max_connections_per_ip = 0",
+                "server.max_connections_per_ip",
+            ),
+            (
+                "max_connections = 10\nmax_connections_per_ip = 11",
+                "server.max_connections_per_ip",
+            ),
+            ("max_conections = 10", "max_conections"),
+        ] {
+            std::fs::write(&file, format!("[server]\n{table}\n")).unwrap();
+            let err = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains(key), "{table}: {err}");
+        }
     }
 
     #[test]

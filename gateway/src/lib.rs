@@ -11,6 +11,7 @@ pub mod exchange;
 pub mod onboarding;
 pub mod private_files;
 pub mod problem;
+pub mod server;
 pub mod service;
 pub mod store;
 pub mod telemetry;
