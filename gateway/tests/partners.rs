@@ -209,7 +209,9 @@ async fn inline_secrets_and_bad_settings_are_422_listing_each_problem_and_store_
         "/policy/passports/minRecycledShare",
         "/policy/fields/deny/1",
         "/state",
-        "/settings",
+        // Both broken adapter settings, each by its pointer (issue 10: only the first was named).
+        "/settings/page_size",
+        "/settings/operator_id",
         "/pull/ttlSeconds",
         "/pull/negativeTtlSeconds",
         "/pull/timeoutSeconds",

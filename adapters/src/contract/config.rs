@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::AdapterError;
+use serde_json::{Map, Value};
+
+use super::{AdapterError, ConfigProblem};
 
 /// A config that passed its adapter's `validate`. The gateway only reads its [`kind`](Self::kind)
 /// and hands it back to the same adapter's `build`, which downcasts it to its own settings type.
@@ -123,6 +125,191 @@ impl Serialize for SecretRef {
             SecretRef::Value(_) => map.serialize_entry("value", "***")?,
         }
         map.end()
+    }
+}
+
+/// Reads an adapter table member by member, collecting every problem instead of stopping at the
+/// first (what serde's derive would do), so `validate` can name each broken member by its JSON
+/// pointer. Members never asked for are reported as unknown by [`finish`](Self::finish).
+///
+/// ```
+/// use dpp_adapters::contract::ConfigReader;
+/// let raw = serde_json::json!({ "endpoint": 7, "extra": true });
+/// let mut r = ConfigReader::new(&raw, "");
+/// assert_eq!(r.string("endpoint"), None);
+/// let problems = r.finish();
+/// assert_eq!(problems.iter().map(|p| p.pointer.as_str()).collect::<Vec<_>>(), ["/endpoint", "/extra"]);
+/// ```
+pub struct ConfigReader<'a> {
+    table: Option<&'a Map<String, Value>>,
+    prefix: String,
+    asked: Vec<String>,
+    problems: Vec<ConfigProblem>,
+}
+
+impl<'a> ConfigReader<'a> {
+    /// A reader over `raw`, whose pointers start with `prefix` (`""` for the adapter table).
+    pub fn new(raw: &'a Value, prefix: &str) -> Self {
+        let mut reader = Self {
+            table: raw.as_object(),
+            prefix: prefix.to_owned(),
+            asked: Vec::new(),
+            problems: Vec::new(),
+        };
+        if reader.table.is_none() {
+            reader.problem_at(
+                prefix.to_owned(),
+                "must be a table (a JSON object)".to_owned(),
+            );
+        }
+        reader
+    }
+
+    fn pointer(&self, key: &str) -> String {
+        format!(
+            "{}/{}",
+            self.prefix,
+            key.replace('~', "~0").replace('/', "~1")
+        )
+    }
+
+    fn problem_at(&mut self, pointer: String, message: String) {
+        self.problems.push(ConfigProblem { pointer, message });
+    }
+
+    /// Records a problem with member `key`.
+    pub fn problem(&mut self, key: &str, message: impl Into<String>) {
+        let pointer = self.pointer(key);
+        self.problem_at(pointer, message.into());
+    }
+
+    /// Member `key`, marked as known; `None` when absent.
+    pub fn get(&mut self, key: &str) -> Option<&'a Value> {
+        self.asked.push(key.to_owned());
+        self.table.and_then(|t| t.get(key))
+    }
+
+    /// A required string member; a problem when absent, not a string, or blank.
+    pub fn string(&mut self, key: &str) -> Option<String> {
+        match self.get(key) {
+            None => {
+                self.problem(key, "is required");
+                None
+            }
+            Some(value) => self.string_value(key, value),
+        }
+    }
+
+    /// An optional string member.
+    pub fn optional_string(&mut self, key: &str) -> Option<String> {
+        let value = self.get(key)?;
+        self.string_value(key, value)
+    }
+
+    fn string_value(&mut self, key: &str, value: &Value) -> Option<String> {
+        match value.as_str() {
+            Some(text) if !text.trim().is_empty() => Some(text.to_owned()),
+            Some(_) => {
+                self.problem(key, "must not be empty");
+                None
+            }
+            None => {
+                self.problem(key, format!("must be a string, got {}", kind_of(value)));
+                None
+            }
+        }
+    }
+
+    /// An optional whole number in `range`.
+    pub fn optional_u64(&mut self, key: &str, range: std::ops::RangeInclusive<u64>) -> Option<u64> {
+        let value = self.get(key)?;
+        match value.as_u64() {
+            Some(n) if range.contains(&n) => Some(n),
+            _ => {
+                self.problem(
+                    key,
+                    format!(
+                        "must be a whole number from {} to {}, got {value}",
+                        range.start(),
+                        range.end()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A required credential reference: `{ "env": NAME }` or `{ "file": NAME }` (an inline
+    /// `{ "value": … }` is read too, for tests; registrations refuse it before this runs).
+    pub fn secret(&mut self, key: &str) -> Option<SecretRef> {
+        const RULE: &str =
+            "must be a credential reference, {\"env\": \"NAME\"} or {\"file\": \"NAME\"}";
+        let Some(value) = self.get(key) else {
+            self.problem(key, format!("is required: it {RULE}"));
+            return None;
+        };
+        match serde_json::from_value::<SecretRef>(value.clone()) {
+            Ok(reference) => match reference.check(key) {
+                Ok(()) => Some(reference),
+                Err(_) => {
+                    self.problem(key, "is an empty credential reference");
+                    None
+                }
+            },
+            // Never quote the value: a plain string here is most likely the secret itself.
+            Err(_) => {
+                self.problem(key, format!("{RULE}, got {}", kind_of(value)));
+                None
+            }
+        }
+    }
+
+    /// A nested table: its reader (pointers under this member), or `None` with a problem.
+    pub fn table(&mut self, key: &str) -> Option<ConfigReader<'a>> {
+        let pointer = self.pointer(key);
+        match self.get(key) {
+            None => {
+                self.problem(key, "is required");
+                None
+            }
+            Some(value) if value.is_object() => Some(ConfigReader::new(value, &pointer)),
+            Some(value) => {
+                self.problem(key, format!("must be a table, got {}", kind_of(value)));
+                None
+            }
+        }
+    }
+
+    /// Takes over the problems of a nested reader.
+    pub fn absorb(&mut self, nested: ConfigReader<'_>) {
+        self.problems.extend(nested.finish());
+    }
+
+    /// Every problem found, members nobody asked for included (as unknown).
+    pub fn finish(mut self) -> Vec<ConfigProblem> {
+        if let Some(table) = self.table {
+            let unknown: Vec<String> = table
+                .keys()
+                .filter(|k| !self.asked.contains(k))
+                .cloned()
+                .collect();
+            for key in unknown {
+                self.problem(&key, "is not a known setting");
+            }
+        }
+        self.problems
+    }
+}
+
+/// A JSON value's kind, for messages that must not quote it.
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 

@@ -90,6 +90,33 @@ pub enum AdapterError {
     /// The adapter configuration is invalid.
     #[error("invalid adapter config: {0}")]
     Config(String),
+    /// The adapter configuration breaks several rules, each named by its JSON pointer into the
+    /// adapter table (what `validate` reports, so a user fixes every one in one go).
+    #[error("invalid adapter config: {}", ConfigProblemList(.0))]
+    InvalidConfig(Vec<ConfigProblem>),
+}
+
+/// One broken rule of an adapter configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// JSON pointer into the adapter table (`/auth/client_id`; `/endpoint`).
+    pub pointer: String,
+    /// What is wrong, with the offending value where it is not a secret.
+    pub message: String,
+}
+
+struct ConfigProblemList<'a>(&'a [ConfigProblem]);
+
+impl fmt::Display for ConfigProblemList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{}: {}", p.pointer, p.message)?;
+        }
+        Ok(())
+    }
 }
 
 impl AdapterError {
@@ -134,7 +161,9 @@ impl AdapterError {
                 format!("the adapter does not support {capability}")
             }
             AdapterError::CompiledOut(adapter) => format!("compiled without {adapter}"),
-            AdapterError::Config(_) => "the partner's configuration cannot be used".to_owned(),
+            AdapterError::Config(_) | AdapterError::InvalidConfig(_) => {
+                "the partner's configuration cannot be used".to_owned()
+            }
         }
     }
 

@@ -24,7 +24,7 @@ pub mod oauth2;
 mod secrets;
 
 pub use capabilities::{Capabilities, Capability};
-pub use config::{CheckedConfig, Secret, SecretRef};
+pub use config::{CheckedConfig, ConfigReader, Secret, SecretRef};
 pub use connection::{
     AdapterFactory, ConformanceCredentials, Connection, FetchedPassport, FootprintNegotiation,
     FootprintRequest, HealthCheck, IncomingFootprintRequest, NegotiationHandle, NegotiationState,
@@ -34,7 +34,7 @@ pub use context::{
     AdapterContext, Clock, KeyResolver, ManualClock, MetricsHook, NoKeyResolver, NoMetrics,
     NoSigner, PayloadSigner, RemoteCallEvent, SigningError, SystemClock, TokenEvent,
 };
-pub use error::{AdapterError, BODY_EXCERPT_LIMIT, excerpt};
+pub use error::{AdapterError, BODY_EXCERPT_LIMIT, ConfigProblem, excerpt};
 pub use http::{
     EgressPolicy, HttpClient, HttpObserver, HttpRequest, HttpResponse, HttpSettings,
     RecordedExchange, RecordingObserver, is_public_ip,

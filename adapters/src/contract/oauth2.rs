@@ -481,6 +481,7 @@ fn duplicate(error: &AdapterError) -> AdapterError {
         AdapterError::Unsupported(capability) => AdapterError::Unsupported(*capability),
         AdapterError::CompiledOut(name) => AdapterError::CompiledOut(name.clone()),
         AdapterError::Config(reason) => AdapterError::Config(reason.clone()),
+        AdapterError::InvalidConfig(problems) => AdapterError::InvalidConfig(problems.clone()),
     }
 }
 

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::contract::{AdapterError, SecretRef};
+use crate::contract::{AdapterError, ConfigReader, SecretRef};
 
 /// How we obtain the bearer token.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -42,24 +42,6 @@ pub enum AuthMode {
         /// `clientSecret`.
         client_secret: SecretRef,
     },
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    #[serde(rename = "type")]
-    _kind: String,
-    endpoint: String,
-    #[serde(default)]
-    auth_endpoint: Option<String>,
-    api_key: SecretRef,
-    operator_id: String,
-    plant_id: String,
-    #[serde(default)]
-    page_size: Option<u32>,
-    #[serde(default)]
-    token_lifetime_secs: Option<u64>,
-    auth: AuthMode,
 }
 
 /// A checked Ouranos config.
@@ -86,77 +68,104 @@ pub struct OuranosSettings {
 /// Default lifetime of a token that is not a JWT with `exp` (Ouranos tokens are 1-hour JWTs).
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(50 * 60);
 
-/// Checks a raw `{ type = "ouranos", … }` table. Pure.
+/// Checks a raw `{ type = "ouranos", … }` table. Pure. Every broken member is reported
+/// ([`AdapterError::InvalidConfig`], pointers into the table), not only the first.
 pub fn validate(raw: &Value) -> Result<OuranosSettings, AdapterError> {
-    let config: RawConfig = serde_json::from_value(raw.clone())
-        .map_err(|e| AdapterError::Config(format!("ouranos: {e}")))?;
-    let endpoint = base_url("endpoint", &config.endpoint)?;
-    let auth_endpoint = match &config.auth_endpoint {
-        Some(u) => base_url("auth_endpoint", u)?,
-        None => endpoint.clone(),
+    let mut r = ConfigReader::new(raw, "");
+    let _kind = r.get("type");
+    let endpoint = r.string("endpoint").and_then(|v| {
+        base_url("endpoint", &v)
+            .map_err(|m| r.problem("endpoint", m))
+            .ok()
+    });
+    let auth_endpoint = r.optional_string("auth_endpoint").and_then(|v| {
+        base_url("auth_endpoint", &v)
+            .map_err(|m| r.problem("auth_endpoint", m))
+            .ok()
+    });
+    let api_key = r.secret("api_key");
+    let uuid = |r: &mut ConfigReader<'_>, field: &str| {
+        let v = r.string(field)?;
+        Uuid::parse_str(&v)
+            .map_err(|_| r.problem(field, format!("is not a uuid: {v:?}")))
+            .ok()
     };
-    let uuid = |field: &str, v: &str| {
-        Uuid::parse_str(v)
-            .map_err(|_| AdapterError::Config(format!("ouranos: {field} is not a uuid: {v:?}")))
+    let operator_id = uuid(&mut r, "operator_id");
+    let plant_id = uuid(&mut r, "plant_id");
+    let page_size = match r.optional_u64("page_size", 1..=MAX_PAGE_LIMIT as u64) {
+        Some(n) => Some(n as u32),
+        None if r.get("page_size").is_some() => None,
+        None => Some(MAX_PAGE_LIMIT as u32),
     };
-    let page_size = config.page_size.unwrap_or(MAX_PAGE_LIMIT as u32);
-    if page_size == 0 || page_size as usize > MAX_PAGE_LIMIT {
-        return Err(AdapterError::Config(format!(
-            "ouranos: page_size must be 1..={MAX_PAGE_LIMIT}, got {page_size}"
-        )));
-    }
-    config.api_key.check("ouranos: api_key")?;
-    match &config.auth {
-        AuthMode::Login {
-            account_id,
-            password,
-        } => {
-            if account_id.trim().is_empty() {
-                return Err(AdapterError::Config(
-                    "ouranos: auth.account_id is empty".into(),
-                ));
+    let token_lifetime = r
+        .optional_u64("token_lifetime_secs", 60..=86_400)
+        .map(Duration::from_secs);
+    let auth = r.table("auth").and_then(|mut a| {
+        let mode = a.string("mode");
+        let auth = match mode.as_deref() {
+            Some("login") => {
+                let account_id = a.string("account_id");
+                let password = a.secret("password");
+                account_id
+                    .zip(password)
+                    .map(|(account_id, password)| AuthMode::Login {
+                        account_id,
+                        password,
+                    })
             }
-            password.check("ouranos: auth.password")?;
-        }
-        AuthMode::Client {
-            client_id,
-            client_secret,
-        } => {
-            if client_id.trim().is_empty() {
-                return Err(AdapterError::Config(
-                    "ouranos: auth.client_id is empty".into(),
-                ));
+            Some("client") => {
+                let client_id = a.string("client_id");
+                let client_secret = a.secret("client_secret");
+                client_id
+                    .zip(client_secret)
+                    .map(|(client_id, client_secret)| AuthMode::Client {
+                        client_id,
+                        client_secret,
+                    })
             }
-            client_secret.check("ouranos: auth.client_secret")?;
-        }
+            Some(other) => {
+                a.problem(
+                    "mode",
+                    format!("must be \"login\" or \"client\", got {other:?}"),
+                );
+                None
+            }
+            None => None,
+        };
+        r.absorb(a);
+        auth
+    });
+    let problems = r.finish();
+    match (endpoint, api_key, operator_id, plant_id, page_size, auth) {
+        (
+            Some(endpoint),
+            Some(api_key),
+            Some(operator_id),
+            Some(plant_id),
+            Some(page_size),
+            Some(auth),
+        ) if problems.is_empty() => Ok(OuranosSettings {
+            auth_endpoint: auth_endpoint.unwrap_or_else(|| endpoint.clone()),
+            endpoint,
+            api_key,
+            operator_id,
+            plant_id,
+            page_size,
+            token_lifetime: token_lifetime.unwrap_or(DEFAULT_TOKEN_LIFETIME),
+            auth,
+        }),
+        _ => Err(AdapterError::InvalidConfig(problems)),
     }
-    Ok(OuranosSettings {
-        endpoint,
-        auth_endpoint,
-        api_key: config.api_key,
-        operator_id: uuid("operator_id", &config.operator_id)?,
-        plant_id: uuid("plant_id", &config.plant_id)?,
-        page_size,
-        token_lifetime: config
-            .token_lifetime_secs
-            .map(Duration::from_secs)
-            .unwrap_or(DEFAULT_TOKEN_LIFETIME),
-        auth: config.auth,
-    })
 }
 
-fn base_url(field: &str, value: &str) -> Result<Url, AdapterError> {
-    let url = Url::parse(value)
-        .map_err(|e| AdapterError::Config(format!("ouranos: {field} {value:?}: {e}")))?;
+fn base_url(field: &str, value: &str) -> Result<Url, String> {
+    let _ = field;
+    let url = Url::parse(value).map_err(|e| format!("{value:?} is not a url: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(AdapterError::Config(format!(
-            "ouranos: {field} must be an http(s) url with a host, got {value:?}"
-        )));
+        return Err(format!("must be an http(s) url with a host, got {value:?}"));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(AdapterError::Config(format!(
-            "ouranos: {field} must not have a query or fragment, got {value:?}"
-        )));
+        return Err(format!("must not have a query or fragment, got {value:?}"));
     }
     Ok(url)
 }
@@ -211,9 +220,39 @@ mod tests {
             raw[field] = value;
             let err = validate(&raw).unwrap_err();
             assert!(
-                matches!(&err, AdapterError::Config(m) if m.contains(field) || m.contains("unknown")),
+                matches!(&err, AdapterError::InvalidConfig(p) if p.iter().any(|p| p.pointer.starts_with(&format!("/{field}")))),
                 "{field}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn every_broken_member_is_reported_and_a_plain_string_secret_is_not_quoted() {
+        let mut raw = sample();
+        raw["endpoint"] = json!("ftp://x.example");
+        raw["operator_id"] = json!("nope");
+        raw["api_key"] = json!("hunter2");
+        raw["auth"] = json!({ "mode": "client", "client_secret": { "file": "x" } });
+        raw["surprise"] = json!(1);
+        let Err(AdapterError::InvalidConfig(problems)) = validate(&raw) else {
+            panic!("accepted");
+        };
+        let pointers: Vec<&str> = problems.iter().map(|p| p.pointer.as_str()).collect();
+        assert_eq!(
+            pointers,
+            [
+                "/endpoint",
+                "/api_key",
+                "/operator_id",
+                "/auth/client_id",
+                "/surprise"
+            ],
+            "{problems:?}"
+        );
+        let api_key = &problems[1].message;
+        assert!(
+            api_key.contains("{\"env\"") && !api_key.contains("hunter2"),
+            "{api_key}"
+        );
     }
 }

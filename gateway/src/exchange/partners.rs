@@ -171,10 +171,7 @@ impl PartnerRegistration {
         if inline.is_empty()
             && let Err(e) = adapters.validate(&record.adapter_config())
         {
-            problems.push(ViolationDetail {
-                pointer: "/settings".into(),
-                message: adapter_config_message(&e),
-            });
+            problems.extend(adapter_config_violations(&e));
         }
         if problems.is_empty() {
             Ok(record)
@@ -188,6 +185,33 @@ fn adapter_config_message(e: &AdapterError) -> String {
     match e {
         AdapterError::Config(m) => m.clone(),
         other => other.to_string(),
+    }
+}
+
+/// An adapter's `validate` error as violations of the registration document: the adapter table
+/// is the registration's `settings` plus its top-level `type` and `endpoint`.
+fn adapter_config_violations(e: &AdapterError) -> Vec<ViolationDetail> {
+    match e {
+        AdapterError::InvalidConfig(problems) => problems
+            .iter()
+            .map(|p| {
+                let top_level = ["/type", "/endpoint"]
+                    .iter()
+                    .any(|t| p.pointer == *t || p.pointer.starts_with(&format!("{t}/")));
+                ViolationDetail {
+                    pointer: if top_level {
+                        p.pointer.clone()
+                    } else {
+                        format!("/settings{}", p.pointer)
+                    },
+                    message: p.message.clone(),
+                }
+            })
+            .collect(),
+        other => vec![ViolationDetail {
+            pointer: "/settings".into(),
+            message: adapter_config_message(other),
+        }],
     }
 }
 
@@ -674,7 +698,10 @@ mod tests {
             "/settings/type",
             "/allowedHosts/0",
             "/state",
-            "/settings",
+            // Every broken adapter setting, each by its own pointer.
+            "/settings/api_key",
+            "/settings/page_size",
+            "/settings/auth",
         ] {
             assert!(
                 pointers.iter().any(|p| p == expected),
