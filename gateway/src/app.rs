@@ -51,6 +51,21 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     }
 }
 
+/// Opens the store named by the config only if it exists: what read-only and maintenance
+/// commands use, so a mistyped `--data-dir` is an error instead of a new, empty store.
+pub async fn open_existing_store(config: &Config) -> anyhow::Result<Store> {
+    if config.database_url.is_none() {
+        let file = config.data_dir.join(crate::store::SQLITE_FILE_NAME);
+        anyhow::ensure!(
+            file.is_file(),
+            "no gateway store in {} (no {}): check --data-dir or DPP_GATEWAY_DATA_DIR; `serve`, `passport import` and `partner add` create one",
+            config.data_dir.display(),
+            crate::store::SQLITE_FILE_NAME
+        );
+    }
+    open_store(config).await
+}
+
 impl Gateway {
     /// Opens (or creates) keys and store, compiles every schema once.
     pub async fn build(config: Config) -> anyhow::Result<Gateway> {

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use dpp_schemas::SchemaRegistry;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::app::{Gateway, bind, open_store, shutdown_signal};
+use crate::app::{Gateway, bind, open_existing_store, open_store, shutdown_signal};
 use crate::config::{Config, Overrides, redact_url};
 use crate::service::{PassportService, ServiceError};
 use crate::store::PassportFilter;
@@ -343,6 +343,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             command: ConfigCommand::Validate(args),
         } => {
             let mut config = args.load()?;
+            // Everything `serve` would refuse, each said once (stdout), then one summary.
+            let mut problems = Vec::new();
+            if config.auth.admin_tokens.is_empty() {
+                problems.push(
+                    "no admin token configured, so `serve` would refuse to start: set DPP_GATEWAY_ADMIN_TOKEN or auth.admin_tokens"
+                        .to_owned(),
+                );
+            }
             let admin = config.auth.admin_tokens.len();
             let readers = config.auth.reader_tokens.len();
             let scrapers = config.auth.metrics_tokens.len();
@@ -354,7 +362,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 "{}",
                 toml::to_string_pretty(&config).context("cannot print the configuration")?
             );
-            check_partners(&config).await?;
+            if let Err(e) = check_partners(&config).await {
+                problems.push(format!("{e:#}"));
+            }
+            if !problems.is_empty() {
+                for problem in &problems {
+                    println!("# error: {problem}");
+                }
+                bail!(
+                    "the configuration has {} problem(s), listed above",
+                    problems.len()
+                );
+            }
             println!("# configuration is valid");
         }
     }
@@ -526,7 +545,7 @@ fn describe(err: &ServiceError) -> String {
 }
 
 async fn export(output: Option<&Path>, config: &Config) -> anyhow::Result<()> {
-    let store = open_store(config).await?;
+    let store = open_existing_store(config).await?;
     let total = store.passport_count().await?;
     let mut out: Box<dyn Write> = match output {
         Some(path) => Box::new(std::io::BufWriter::new(
@@ -637,17 +656,37 @@ async fn partner(command: PartnerCommand) -> anyhow::Result<std::process::ExitCo
             );
         }
         PartnerCommand::List(args) => {
-            let store = open_store(&args.load()?).await?;
-            println!("{:<24} {:<10} {:<18} endpoint", "name", "type", "state");
-            for p in store.partners().await? {
+            let store = open_existing_store(&args.load()?).await?;
+            let partners = store.partners().await?;
+            // Columns as wide as their longest value, so long names do not shift the rest.
+            let width = |header: &str, values: Vec<usize>| {
+                values.into_iter().chain([header.len()]).max().unwrap_or(0)
+            };
+            let name_w = width("name", partners.iter().map(|p| p.name.len()).collect());
+            let type_w = width(
+                "type",
+                partners.iter().map(|p| p.adapter_type.len()).collect(),
+            );
+            let state_w = width(
+                "state",
+                partners.iter().map(|p| p.state.as_str().len()).collect(),
+            );
+            println!(
+                "{:<name_w$}  {:<type_w$}  {:<state_w$}  endpoint",
+                "name", "type", "state"
+            );
+            for p in &partners {
                 println!(
-                    "{:<24} {:<10} {:<18} {}",
-                    p.name, p.adapter_type, p.state, p.endpoint
+                    "{:<name_w$}  {:<type_w$}  {:<state_w$}  {}",
+                    p.name,
+                    p.adapter_type,
+                    p.state.as_str(),
+                    p.endpoint
                 );
             }
         }
         PartnerCommand::Show { name, config } => {
-            let store = open_store(&config.load()?).await?;
+            let store = open_existing_store(&config.load()?).await?;
             let Some(record) = store.partner(&name).await? else {
                 bail!("no partner named {name:?}");
             };
@@ -665,7 +704,7 @@ async fn partner(command: PartnerCommand) -> anyhow::Result<std::process::ExitCo
         } => {
             let config = config.load()?;
             let secrets = config.secret_sources()?;
-            let store = open_store(&config).await?;
+            let store = open_existing_store(&config).await?;
             let outcome = crate::onboarding::check_partner(
                 &store,
                 &adapters,
@@ -684,7 +723,7 @@ async fn partner(command: PartnerCommand) -> anyhow::Result<std::process::ExitCo
             });
         }
         PartnerCommand::Remove { name, config } => {
-            let store = open_store(&config.load()?).await?;
+            let store = open_existing_store(&config.load()?).await?;
             match store.delete_partner(&name, "cli").await {
                 Ok(()) => println!("removed partner {name}"),
                 Err(crate::store::StoreError::NotFound) => bail!("no partner named {name:?}"),
@@ -700,7 +739,7 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
     use crate::store::StoreError;
     match command {
         TokenCommand::Issue { name, config } => {
-            let store = open_store(&config.load()?).await?;
+            let store = open_existing_store(&config.load()?).await?;
             match store.issue_partner_token(&name, "cli").await {
                 Ok((token, listed)) => {
                     eprintln!(
@@ -715,7 +754,7 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
             }
         }
         TokenCommand::List { name, config } => {
-            let store = open_store(&config.load()?).await?;
+            let store = open_existing_store(&config.load()?).await?;
             if store.partner(&name).await?.is_none() {
                 bail!("no partner named {name:?}");
             }
@@ -725,7 +764,7 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
             }
         }
         TokenCommand::Revoke { name, id, config } => {
-            let store = open_store(&config.load()?).await?;
+            let store = open_existing_store(&config.load()?).await?;
             match store.revoke_partner_token(&name, &id, "cli").await {
                 Ok(()) => println!("revoked token {id} of partner {name}"),
                 Err(StoreError::NotFound) => bail!("partner {name:?} has no token {id:?}"),
@@ -756,17 +795,35 @@ async fn check_partners(config: &Config) -> anyhow::Result<()> {
     let mut invalid = 0;
     for p in &partners {
         match crate::exchange::partners::check_stored_partner(p, &adapters, &secrets) {
-            Ok(()) => println!(
-                "# partner {} ({}): adapter config valid",
-                p.name, p.adapter_type
-            ),
+            Ok(()) => {
+                println!(
+                    "# partner {} ({}): adapter config valid",
+                    p.name, p.adapter_type
+                );
+                // Valid references that will not resolve here (an unset variable, a missing
+                // file) do not stop `serve`, but every call to that partner would fail.
+                let settings = serde_json::Value::Object(p.settings.clone());
+                for (pointer, reference) in
+                    crate::exchange::partners::secret_references(&settings, "/settings")
+                {
+                    if let Err(e) = secrets.resolve(&reference, &pointer).await {
+                        let message = match e {
+                            dpp_adapters::contract::AdapterError::Config(m) => m,
+                            other => other.to_string(),
+                        };
+                        println!(
+                            "# partner {} ({}): warning: {message}",
+                            p.name, p.adapter_type
+                        );
+                    }
+                }
+            }
             Err(message) => {
                 invalid += 1;
                 println!(
                     "# partner {} ({}): INVALID: {message}",
                     p.name, p.adapter_type
                 );
-                eprintln!("partner {} ({}): {message}", p.name, p.adapter_type);
             }
         }
     }
@@ -806,7 +863,7 @@ async fn conformance(command: ConformanceCommand) -> anyhow::Result<std::process
                 (Some(partner), ..) => {
                     let config = args.config.load()?;
                     let secrets = config.secret_sources()?;
-                    let store = open_store(&config).await?;
+                    let store = open_existing_store(&config).await?;
                     let adapters = dpp_adapters::AdapterRegistry::with_builtin_adapters();
                     crate::onboarding::target_for_partner(&store, &adapters, &secrets, partner)
                         .await?

@@ -301,3 +301,41 @@ fn keys_revoke_refuses_the_active_key_unless_it_rotates() {
     assert_eq!(kid_of("revoked"), [first, second]);
     assert_eq!(kid_of("retired"), third);
 }
+
+/// Issue 10: `config validate` said "valid" where `serve` refused to start, and printed each
+/// error twice.
+#[test]
+fn config_validate_refuses_what_serve_would_refuse_and_says_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gateway(&["config", "validate"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(!stdout.contains("configuration is valid"), "{stdout}");
+    let said = format!("{stdout}{stderr}")
+        .matches("DPP_GATEWAY_ADMIN_TOKEN")
+        .count();
+    assert_eq!(said, 1, "{stdout}\n{stderr}");
+}
+
+/// Issue 10: read-only commands pointed at a wrong data dir created an empty store and
+/// answered "exported 0 passports".
+#[test]
+fn read_only_commands_refuse_a_data_dir_without_a_store_and_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("typo");
+    for args in [
+        &["passport", "export"][..],
+        &["partner", "list"],
+        &["partner", "show", "x"],
+        &["partner", "token", "list", "x"],
+    ] {
+        let out = gateway(args, &missing);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("no gateway store"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert!(!missing.exists(), "a read-only command created {missing:?}");
+}

@@ -345,7 +345,8 @@ mod tests {
     #[tokio::test]
     async fn a_name_in_the_secrets_dir_resolves_and_loses_its_newline() {
         let l = layout();
-        let sources = SecretSources::new(Some(&l.secrets), &[], &[l.keys.clone()]).unwrap();
+        let sources =
+            SecretSources::new(Some(&l.secrets), &[], std::slice::from_ref(&l.keys)).unwrap();
         let got = sources.resolve(&file("ouranos"), "f").await.unwrap();
         assert_eq!(got.expose(), "s3cret");
         let absolute = l.secrets.canonicalize().unwrap().join("ouranos");
@@ -359,7 +360,8 @@ mod tests {
     #[tokio::test]
     async fn paths_out_of_the_dir_are_refused_with_one_message_whatever_exists() {
         let l = layout();
-        let sources = SecretSources::new(Some(&l.secrets), &[], &[l.keys.clone()]).unwrap();
+        let sources =
+            SecretSources::new(Some(&l.secrets), &[], std::slice::from_ref(&l.keys)).unwrap();
         // A symlink inside the dir that points at the key store, and one at /proc.
         std::os::unix::fs::symlink(l.keys.join("k1.pem"), l.secrets.join("key-link")).unwrap();
         std::os::unix::fs::symlink("/proc/self/environ", l.secrets.join("environ")).unwrap();
@@ -409,11 +411,11 @@ mod tests {
         let l = layout();
         let parent = l.secrets.parent().unwrap().to_owned();
         assert!(matches!(
-            SecretSources::new(Some(&parent), &[], &[l.keys.clone()]),
+            SecretSources::new(Some(&parent), &[], std::slice::from_ref(&l.keys)),
             Err(SecretSourcesError::Overlaps { .. })
         ));
         assert!(matches!(
-            SecretSources::new(Some(&l.keys), &[], &[l.keys.clone()]),
+            SecretSources::new(Some(&l.keys), &[], std::slice::from_ref(&l.keys)),
             Err(SecretSourcesError::Overlaps { .. })
         ));
         for system in ["/", "/proc", "/proc/self", "/dev"] {
