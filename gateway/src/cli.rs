@@ -19,7 +19,20 @@ use crate::trust::KeyStore;
 
 /// Federation gateway for digital product passports.
 #[derive(Debug, Parser)]
-#[command(name = "dpp-gateway", version, about)]
+#[command(
+    name = "dpp-gateway",
+    version,
+    about,
+    after_help = "Environment: DPP_GATEWAY_CONFIG (config file), DPP_GATEWAY_ADMIN_TOKEN, \
+DPP_GATEWAY_READER_TOKEN, DPP_GATEWAY_METRICS_TOKEN, DPP_GATEWAY_<KEY> for any config key \
+(nested with __, e.g. DPP_GATEWAY_SECRETS__DIR), DPP_GATEWAY_LOG (log filter, e.g. debug,sqlx=warn).
+
+Examples:
+  dpp-gateway demo
+  DPP_GATEWAY_ADMIN_TOKEN=... dpp-gateway serve -c gateway.toml --listen 0.0.0.0:8080
+  dpp-gateway config validate -c gateway.toml
+  dpp-gateway completions bash > /etc/bash_completion.d/dpp-gateway"
+)]
 pub struct Cli {
     /// Log format.
     #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
@@ -33,7 +46,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API.
-    Serve(ConfigArgs),
+    #[command(
+        after_help = "Needs an admin token (DPP_GATEWAY_ADMIN_TOKEN or auth.admin_tokens). \
+Reads DPP_GATEWAY_CONFIG and every DPP_GATEWAY_<KEY>.
+
+Example:
+  DPP_GATEWAY_ADMIN_TOKEN=$(openssl rand -hex 16) dpp-gateway serve --listen 127.0.0.1:8080 --data-dir /var/lib/dpp-gateway"
+    )]
+    Serve(ServeArgs),
     /// Run a self-contained demo with seeded plastics passports (temp data dir).
     Demo(DemoArgs),
     /// Manage signing keys.
@@ -66,6 +86,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  dpp-gateway completions zsh > ~/.zfunc/_dpp-gateway")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Where the configuration comes from.
@@ -74,9 +100,6 @@ pub struct ConfigArgs {
     /// TOML config file (env `DPP_GATEWAY_*` and these flags override it).
     #[arg(long, short = 'c', env = "DPP_GATEWAY_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Listen address, e.g. 0.0.0.0:8080.
-    #[arg(long)]
-    pub listen: Option<SocketAddr>,
     /// Data directory (keys, SQLite database).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -88,13 +111,29 @@ pub struct ConfigArgs {
 impl ConfigArgs {
     /// Loads the effective configuration.
     pub fn load(&self) -> anyhow::Result<Config> {
+        self.load_with(None)
+    }
+
+    /// Loads the effective configuration, with `listen` (from `serve --listen`) on top.
+    pub fn load_with(&self, listen: Option<SocketAddr>) -> anyhow::Result<Config> {
         let overrides = Overrides {
-            listen: self.listen,
+            listen,
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
         };
         Ok(Config::load(self.config.as_deref(), &overrides)?)
     }
+}
+
+/// `serve` options: the configuration and where to listen.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServeArgs {
+    /// Listen address, e.g. 0.0.0.0:8080 (overrides `listen` of the file and DPP_GATEWAY_LISTEN).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Configuration.
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 /// `demo` options.
@@ -304,7 +343,7 @@ pub enum ConfigCommand {
 pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve(args) => {
-            let config = args.load()?;
+            let config = args.config.load_with(args.listen)?;
             if config.auth.admin_tokens.is_empty() {
                 bail!(
                     "no admin token configured: set DPP_GATEWAY_ADMIN_TOKEN or auth.admin_tokens in the config file"
@@ -326,6 +365,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 .await?;
         }
         Command::Demo(args) => return crate::demo::run(args).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            use std::io::Write as _;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "dpp-gateway", &mut script);
+            // A closed pipe (`| head`) is the reader's choice, not an error.
+            match std::io::stdout().write_all(&script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+                _ => {}
+            }
+        }
         Command::Keys { command } => keys(command)?,
         Command::Passport {
             command: PassportCommand::Import { file, config },

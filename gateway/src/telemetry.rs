@@ -125,6 +125,8 @@ pub struct RequestServed<'a> {
     pub status: u16,
     /// Wall time.
     pub elapsed: Duration,
+    /// `x-request-id` (the caller's, if it sent a usable one, else ours), also in the answer.
+    pub request_id: &'a str,
 }
 
 impl RequestServed<'_> {
@@ -134,6 +136,7 @@ impl RequestServed<'_> {
             http.route = self.route,
             http.method = self.method,
             http.status = self.status,
+            request_id = self.request_id,
             elapsed_us = self.elapsed.as_micros() as u64,
             "request served"
         );

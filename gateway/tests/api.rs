@@ -989,3 +989,44 @@ fn every_problem_kind_is_documented() {
         .collect();
     assert!(missing.is_empty(), "not in docs/problems.md: {missing:?}");
 }
+
+/// Issue 10 (tower-http was a dependency no code used): every answer carries an `x-request-id`,
+/// the caller's when it is usable, a fresh UUID otherwise, and the log line of the request
+/// names it.
+#[tokio::test]
+async fn every_answer_carries_a_request_id() {
+    let gw = TestGateway::start().await;
+    let id_of = |r: &reqwest::Response| {
+        r.headers()
+            .get("x-request-id")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let fresh = gw.http.get(gw.url("/healthz")).send().await.unwrap();
+    let made = id_of(&fresh).expect("no x-request-id");
+    assert!(uuid::Uuid::parse_str(&made).is_ok(), "{made}");
+    let kept = gw
+        .reader(
+            Method::GET,
+            "/api/v1/passports/urn:uuid:00000000-0000-4000-8000-000000000000",
+        )
+        .header("x-request-id", "support-ticket-4711")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.status(), 404);
+    assert_eq!(id_of(&kept).as_deref(), Some("support-ticket-4711"));
+    for hostile in ["a b", &"x".repeat(129)] {
+        let replaced = gw
+            .http
+            .get(gw.url("/healthz"))
+            .header("x-request-id", hostile)
+            .send()
+            .await
+            .unwrap();
+        let id = id_of(&replaced).unwrap();
+        assert!(
+            uuid::Uuid::parse_str(&id).is_ok(),
+            "{hostile:?} kept as {id}"
+        );
+    }
+}

@@ -339,3 +339,22 @@ fn read_only_commands_refuse_a_data_dir_without_a_store_and_create_nothing() {
     }
     assert!(!missing.exists(), "a read-only command created {missing:?}");
 }
+
+/// Issue 10: shell completions, and `--listen` only where something listens.
+#[test]
+fn completions_are_printed_and_listen_belongs_to_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = gateway(&["completions", shell], dir.path());
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        assert!(
+            script.contains("dpp-gateway") && script.contains("partner"),
+            "{shell}"
+        );
+    }
+    let serve = text(&gateway(&["serve", "--help"], dir.path()).stdout);
+    assert!(serve.contains("--listen") && serve.contains("DPP_GATEWAY_ADMIN_TOKEN"));
+    let list = gateway(&["partner", "list", "--listen", "127.0.0.1:1"], dir.path());
+    assert_eq!(list.status.code(), Some(2), "partner list took --listen");
+}

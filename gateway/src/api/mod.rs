@@ -27,6 +27,7 @@ use axum::routing::{get, post};
 use dpp_schemas::SchemaRegistry;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sha2::{Digest, Sha256};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 pub use body::{parse_json, read_body, read_json};
 pub use remote::RemotePull;
@@ -219,6 +220,11 @@ pub fn router(state: AppState) -> Router {
             request_deadline,
         ))
         .layer(middleware::from_fn(observe))
+        // Outermost first: refuse an unusable caller id, set one when absent (a UUID), copy it
+        // to the answer; `observe` logs it, so a caller's report finds the log line.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::from_fn(drop_unusable_request_id))
         .with_state(state)
 }
 
@@ -316,8 +322,31 @@ async fn request_deadline(State(state): State<AppState>, request: Request, next:
     }
 }
 
+/// Longest caller-chosen `x-request-id` kept.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Removes an `x-request-id` that is not 1–128 visible ASCII characters (or is sent twice), so a
+/// caller cannot write control characters or kilobytes into every log line; one is made instead.
+async fn drop_unusable_request_id(mut request: Request, next: Next) -> Response {
+    let name = axum::http::HeaderName::from_static("x-request-id");
+    let values: Vec<_> = request.headers().get_all(&name).iter().collect();
+    let usable = values.len() == 1
+        && (1..=MAX_REQUEST_ID_LEN).contains(&values[0].len())
+        && values[0].as_bytes().iter().all(u8::is_ascii_graphic);
+    if !values.is_empty() && !usable {
+        request.headers_mut().remove(&name);
+    }
+    next.run(request).await
+}
+
 async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -330,6 +359,7 @@ async fn observe(request: Request, next: Next) -> Response {
         method: method.as_str(),
         status: response.status().as_u16(),
         elapsed: started.elapsed(),
+        request_id: &request_id,
     }
     .emit();
     response
