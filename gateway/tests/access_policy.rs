@@ -53,11 +53,13 @@ fn cases() -> Vec<Case> {
             allowed: None,
         },
         Case {
-            // The PP bumper loop, without footprints or grades.
+            // The PP bumper loop, without footprints or grades: the passports whose main material
+            // is of the PP family (the PP+EPDM-T15 lots and the new bumper's PP+EPDM-T20), not the
+            // PET lot with its PP caps.
             name: "pp-loop",
             state: "trusted-unchecked",
             policy: json!({
-                "passports": { "polymer": "PP+EPDM-T15" },
+                "passports": { "polymer": "PP" },
                 "fields": { "deny": ["/carbonFootprint", "/materials/*/grade"] }
             }),
             granted: &[
@@ -651,13 +653,22 @@ async fn no_partner_receives_a_passport_or_field_its_policy_does_not_grant() {
         if shared_at_all {
             assert_eq!(found, granted, "search by {}", case.name);
             // Every polymer and product id of every stored passport as a filter: a passport
-            // matches exactly when its form for this partner holds the value, never because of
-            // a value the partner may not have.
+            // matches exactly when its form for this partner holds the value (for a polymer: its
+            // main material is of it), never because of a value the partner may not have.
             let mut polymers = BTreeSet::new();
             let mut product_ids = BTreeSet::new();
             for doc in m.stored.values() {
-                let (p, i) = filter_values(doc);
-                polymers.extend(p);
+                let (_, i) = filter_values(doc);
+                // Every material's polymer, main or not, and a family name: minor materials must
+                // match nothing, `PP` must match its blends.
+                polymers.extend(
+                    doc["materials"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|m| m["polymer"].as_str().map(str::to_owned)),
+                );
+                polymers.insert("PP".to_owned());
                 product_ids.extend(i);
             }
             let filters = polymers

@@ -74,7 +74,8 @@ fn demo_once_runs_the_scenario_and_verifies_every_signature() {
     assert!(stderr.contains("INFO"), "no log lines to check:\n{stderr}");
     assert!(
         !out.stderr.contains(&0x1b),
-        "ANSI escape codes in piped logs:\n{stderr:?}"
+        "ANSI escape codes in piped logs, first line: {:?}",
+        stderr.lines().next()
     );
     let line = stdout
         .lines()
@@ -639,4 +640,23 @@ async fn every_request_the_demo_suggests_answers_something_meaningful() {
         }
     }
     drop(demo);
+}
+
+/// A token the demo is handed must be as strong as `serve` requires: a short one is refused,
+/// naming the variable, and never echoed.
+#[test]
+fn demo_refuses_a_short_token_from_the_environment() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dpp-gateway"))
+        .args(["demo", "--once"])
+        .env("DPP_GATEWAY_ADMIN_TOKEN", "short-secret")
+        .env_remove("DPP_GATEWAY_READER_TOKEN")
+        .output()
+        .expect("run dpp-gateway");
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("DPP_GATEWAY_ADMIN_TOKEN must be at least 16 characters long"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("short-secret") && !text(&out.stdout).contains("short-secret"));
 }
