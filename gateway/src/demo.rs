@@ -1,7 +1,9 @@
 //! `dpp-gateway demo`: a gateway on a temporary data dir, seeded over its own HTTP API with realistic
 //! plastics passports and their lineage (collected PP bumpers → flakes → recycled pellets → a new
-//! bumper; a PET bottle-flake lot; an ABS housing with a substance of concern), then either left
-//! serving with instructions, or (`--once`) checked end to end and summarised.
+//! bumper; a PET bottle-flake lot; an ABS housing with a substance of concern), onboarded with
+//! one mock partner per data space, then either left serving with instructions (the mocks keep
+//! running until the server stops, so pushes and pulls keep working), or (`--once`) checked end
+//! to end and summarised.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
