@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use dpp_schemas::SchemaRegistry;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressStyle;
 
 use crate::app::{Gateway, bind, open_existing_store, open_store, shutdown_signal};
 use crate::config::{Config, Overrides, redact_url};
@@ -492,11 +492,8 @@ fn keys(command: KeysCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn progress(len: Option<u64>, what: &str) -> ProgressBar {
-    let bar = match len {
-        Some(len) => ProgressBar::new(len),
-        None => ProgressBar::new_spinner(),
-    };
+fn progress(len: Option<u64>, what: &str) -> crate::log_output::ProgressGuard {
+    let bar = crate::log_output::progress_bar(len);
     let template =
         format!("{{spinner}} {what} [{{bar:40}}] {{pos}}/{{len}} ({{per_sec}}, eta {{eta}})");
     bar.set_style(

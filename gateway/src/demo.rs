@@ -1,7 +1,9 @@
 //! `dpp-gateway demo`: a gateway on a temporary data dir, seeded over its own HTTP API with realistic
 //! plastics passports and their lineage (collected PP bumpers → flakes → recycled pellets → a new
-//! bumper; a PET bottle-flake lot; an ABS housing with a substance of concern), then either left
-//! serving with instructions, or (`--once`) checked end to end and summarised.
+//! bumper; a PET bottle-flake lot; an ABS housing with a substance of concern), onboarded with
+//! one mock partner per data space, then either left serving with instructions (the mocks keep
+//! running until the server stops, so pushes and pulls keep working), or (`--once`) checked end
+//! to end and summarised.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -37,8 +39,47 @@ pub struct DemoSummary {
     pub resource_reuse_rate: Option<f64>,
 }
 
-fn random_token() -> String {
-    format!("demo-{}", uuid::Uuid::new_v4().simple())
+/// Where a demo API token came from: the operator's environment (never printed) or made up
+/// for this run (printed, so the suggested requests can be pasted).
+#[derive(Debug)]
+enum DemoToken {
+    FromEnv(String),
+    Generated(String),
+}
+
+impl DemoToken {
+    /// The token in `var` if set (at least 16 characters, as `serve` requires), else a new one.
+    fn from_env_or_generate(var: &str) -> anyhow::Result<DemoToken> {
+        match std::env::var(var) {
+            Ok(token) => {
+                ensure!(
+                    token.len() >= 16,
+                    "{var} must be at least 16 characters long, got {}",
+                    token.len()
+                );
+                Ok(DemoToken::FromEnv(token))
+            }
+            Err(std::env::VarError::NotPresent) => Ok(DemoToken::Generated(format!(
+                "demo-{}",
+                uuid::Uuid::new_v4().simple()
+            ))),
+            Err(std::env::VarError::NotUnicode(_)) => bail!("{var} is not valid UTF-8"),
+        }
+    }
+
+    fn secret(&self) -> &str {
+        match self {
+            DemoToken::FromEnv(t) | DemoToken::Generated(t) => t,
+        }
+    }
+
+    /// The line telling the user which token to use, without echoing one they set themselves.
+    fn announce(&self, var: &str) -> String {
+        match self {
+            DemoToken::FromEnv(_) => format!("  {var} is set: the demo uses it"),
+            DemoToken::Generated(t) => format!("  export {var}={t}"),
+        }
+    }
 }
 
 /// Runs the demo.
@@ -57,8 +98,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let listener = bind(listen).await?;
     let addr = listener.local_addr()?;
     let base = format!("http://{addr}");
-    let admin_token = random_token();
-    let reader_token = random_token();
+    let admin = DemoToken::from_env_or_generate(ADMIN_TOKEN_VAR)?;
+    let reader = DemoToken::from_env_or_generate(READER_TOKEN_VAR)?;
+    let (admin_token, reader_token) = (admin.secret().to_owned(), reader.secret().to_owned());
     // The mock partners' credentials are files in a secrets directory beside (never holding)
     // the key store, as an operator would mount one.
     let secrets_dir = data_dir.path().join("secrets");
@@ -76,6 +118,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     config.auth.admin_tokens.push(admin_token.clone());
     config.auth.reader_tokens.push(reader_token.clone());
+    config.check()?;
     let gateway = Gateway::build(config).await?;
     let store = gateway.state.store().clone();
     let secrets = gateway.state.exchange.partners.secrets().clone();
@@ -94,7 +137,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     let outcome = async {
         let summary = seed_and_check(&base, &admin_token, &reader_token).await?;
-        let rows = exchange_with_data_spaces(
+        let (rows, mocks) = exchange_with_data_spaces(
             &store,
             &secrets,
             data_dir.path(),
@@ -103,10 +146,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             &reader_token,
         )
         .await?;
-        anyhow::Ok((summary, rows))
+        anyhow::Ok((summary, rows, mocks))
     }
     .await;
-    let (summary, rows) = match outcome {
+    let (summary, rows, mocks) = match outcome {
         Ok(s) => s,
         Err(e) => {
             let _ = stop_tx.send(());
@@ -116,16 +159,29 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     print_summary(&summary, &base);
     print_data_spaces(&rows);
-    if once {
+    // Serving stops on Ctrl-C, or at once with --once; the sender is kept until then (dropping
+    // it would stop the server too).
+    let keep_serving = if once {
         let _ = stop_tx.send(());
-        server.await.context("server task panicked")??;
-        return Ok(ExitCode::SUCCESS);
+        None
+    } else {
+        print_instructions(&base, &admin, &reader);
+        Some(stop_tx)
+    };
+    // The partners stay `verified`, so their mock data spaces must answer for as long as the
+    // gateway serves: they stop only after it has.
+    let served = server.await.context("server task panicked");
+    for mock in mocks {
+        mock.shutdown().await;
     }
-    print_instructions(&base, &admin_token, &reader_token);
-    server.await.context("server task panicked")??;
-    drop(stop_tx);
+    drop(keep_serving);
+    served??;
     Ok(ExitCode::SUCCESS)
 }
+
+/// The variables `demo` takes its API tokens from, as `serve` does.
+const ADMIN_TOKEN_VAR: &str = "DPP_GATEWAY_ADMIN_TOKEN";
+const READER_TOKEN_VAR: &str = "DPP_GATEWAY_READER_TOKEN";
 
 async fn seed_and_check(base: &str, admin: &str, reader: &str) -> anyhow::Result<DemoSummary> {
     let http = reqwest::Client::builder().no_proxy().build()?;
@@ -348,7 +404,8 @@ pub struct DataSpaceRow {
 
 /// For every data space with a mock: start it in-process, register a partner for it, onboard
 /// the partner through the conformance suite, push every seeded passport, pull each back through
-/// `/api/v1/remote/…` and check the reference it carries against our signed original.
+/// `/api/v1/remote/…` and check the reference it carries against our signed original. Returns
+/// the table rows and the mocks, still running: the caller keeps them up while the demo serves.
 async fn exchange_with_data_spaces(
     store: &crate::store::Store,
     secrets: &dpp_adapters::contract::SecretSources,
@@ -356,7 +413,7 @@ async fn exchange_with_data_spaces(
     base: &str,
     admin: &str,
     reader: &str,
-) -> anyhow::Result<Vec<DataSpaceRow>> {
+) -> anyhow::Result<(Vec<DataSpaceRow>, Vec<dpp_conformance::mock::DemoMock>)> {
     use dpp_conformance::mock::DemoMock;
     use dpp_conformance::suite::DataSpace;
 
@@ -371,15 +428,19 @@ async fn exchange_with_data_spaces(
     let verifier = JwsVerifier::from_jwks(&jwks)?;
     let passports = dpp_schemas::fixtures::all_passports();
     let mut rows = Vec::new();
+    let mut mocks = Vec::new();
     for data_space in DataSpace::ALL {
         let name = format!("{}-demo", data_space.as_str());
         let secrets_dir = secrets.dir().context("the demo has a secrets dir")?;
         let mock = DemoMock::start(data_space, secrets_dir, &name).await?;
+        let registration = mock.registration.clone();
+        // Kept before anything can fail, so an error below still shuts it down (on drop).
+        mocks.push(mock);
         post_created(
             &http,
             &format!("{base}/api/v1/partners"),
             admin,
-            &mock.registration,
+            &registration,
             &name,
         )
         .await?;
@@ -489,10 +550,9 @@ async fn exchange_with_data_spaces(
                 row.verified += 1;
             }
         }
-        mock.shutdown().await;
         rows.push(row);
     }
-    Ok(rows)
+    Ok((rows, mocks))
 }
 
 fn print_data_spaces(rows: &[DataSpaceRow]) {
@@ -544,32 +604,53 @@ fn print_summary(s: &DemoSummary, base: &str) {
     );
 }
 
-fn print_instructions(base: &str, admin: &str, reader: &str) {
+/// The requests the demo suggests, as curl lines a user pastes into a shell where the token
+/// variables are set (the demo prints their `export` lines first, or uses the user's own).
+/// Every line must answer something meaningful for the seeded data: `tests/cli.rs` runs each.
+pub fn example_requests(base: &str) -> Vec<String> {
     let bumper = dpp_schemas::fixtures::pp_new_bumper().id;
+    let reader = format!("-H \"Authorization: Bearer ${READER_TOKEN_VAR}\"");
+    // The KPI period covers the seeded collection records, whatever year the demo runs in.
+    let days: Vec<chrono::NaiveDate> = dpp_schemas::fixtures::collection_records()
+        .iter()
+        .map(|r| r.collected_on)
+        .collect();
+    let from = days
+        .iter()
+        .min()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let to = days
+        .iter()
+        .max()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    vec![
+        format!("curl -s {base}/.well-known/jwks.json"),
+        format!("curl -s {base}/.well-known/did.json"),
+        // Recycled-PP lots: passports whose main material by mass is PP (or a PP blend) and at
+        // least half recycled; see README "Searching passports".
+        format!("curl -s {reader} '{base}/api/v1/passports?polymer=PP&minRecycledShare=0.5'"),
+        format!("curl -s {reader} {base}/api/v1/passports/{bumper}"),
+        format!("curl -s {reader} {base}/api/v1/passports/{bumper}/versions"),
+        format!("curl -s {reader} '{base}/api/v1/passports/{bumper}/lineage?direction=upstream'"),
+        format!(
+            "curl -s {reader} {base}/api/v1/passports/{bumper}/signed \\\n    \
+             | curl -s {reader} -H 'Content-Type: application/jose' --data-binary @- {base}/api/v1/verify"
+        ),
+        format!("curl -s {reader} '{base}/api/v1/kpis/circularity?from={from}&to={to}'"),
+        format!("curl -s {base}/api/v1/schemas/passport"),
+        format!("curl -s {base}/metrics"),
+    ]
+}
+
+fn print_instructions(base: &str, admin: &DemoToken, reader: &DemoToken) {
     println!();
-    println!("Serving until Ctrl-C. Tokens for this run: admin {admin}  reader {reader}");
+    println!("Serving until Ctrl-C. API tokens for this run:");
+    println!("{}", admin.announce(ADMIN_TOKEN_VAR));
+    println!("{}", reader.announce(READER_TOKEN_VAR));
     println!("Try:");
-    println!("  curl -s {base}/.well-known/jwks.json");
-    println!("  curl -s {base}/.well-known/did.json");
-    println!(
-        "  curl -s -H 'Authorization: Bearer {reader}' '{base}/api/v1/passports?polymer=PP&minRecycledShare=0.5'"
-    );
-    println!("  curl -s -H 'Authorization: Bearer {reader}' {base}/api/v1/passports/{bumper}");
-    println!(
-        "  curl -s -H 'Authorization: Bearer {reader}' {base}/api/v1/passports/{bumper}/versions"
-    );
-    println!(
-        "  curl -s -H 'Authorization: Bearer {reader}' '{base}/api/v1/passports/{bumper}/lineage?direction=upstream'"
-    );
-    println!(
-        "  curl -s -H 'Authorization: Bearer {reader}' {base}/api/v1/passports/{bumper}/signed \\"
-    );
-    println!(
-        "    | curl -s -H 'Authorization: Bearer {reader}' -H 'Content-Type: application/jose' --data-binary @- {base}/api/v1/verify"
-    );
-    println!(
-        "  curl -s -H 'Authorization: Bearer {reader}' '{base}/api/v1/kpis/circularity?from=2026-01-01&to=2026-12-31'"
-    );
-    println!("  curl -s {base}/api/v1/schemas/passport");
-    println!("  curl -s {base}/metrics");
+    for line in example_requests(base) {
+        println!("  {line}");
+    }
 }

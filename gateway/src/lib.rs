@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod exchange;
+pub mod log_output;
 pub mod onboarding;
 pub mod private_files;
 pub mod problem;

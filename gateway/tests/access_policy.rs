@@ -53,11 +53,13 @@ fn cases() -> Vec<Case> {
             allowed: None,
         },
         Case {
-            // The PP bumper loop, without footprints or grades.
+            // The PP bumper loop, without footprints or grades: the passports whose main material
+            // is of the PP family (the PP+EPDM-T15 lots and the new bumper's PP+EPDM-T20), not the
+            // PET lot with its PP caps.
             name: "pp-loop",
             state: "trusted-unchecked",
             policy: json!({
-                "passports": { "polymer": "PP+EPDM-T15" },
+                "passports": { "polymer": "PP" },
                 "fields": { "deny": ["/carbonFootprint", "/materials/*/grade"] }
             }),
             granted: &[
@@ -321,12 +323,17 @@ fn check_fields(case: &Case, original: &Value, got: &Value, what: &str) {
     );
 }
 
-/// The polymers and product ids (`value` and `scheme:value`) of a passport document.
+/// The polymers of the main materials (largest mass fraction, all on a tie) and the product ids
+/// (`value` and `scheme:value`) of a passport document: what the search filters look at.
 fn filter_values(doc: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
-    let polymers = doc["materials"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let materials: Vec<&Value> = doc["materials"].as_array().into_iter().flatten().collect();
+    let largest = materials
+        .iter()
+        .filter_map(|m| m["massFraction"].as_f64())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let polymers = materials
+        .iter()
+        .filter(|m| m["massFraction"].as_f64() == Some(largest))
         .filter_map(|m| m["polymer"].as_str().map(str::to_owned))
         .collect();
     let product_ids = doc["product"]["ids"]
@@ -646,13 +653,22 @@ async fn no_partner_receives_a_passport_or_field_its_policy_does_not_grant() {
         if shared_at_all {
             assert_eq!(found, granted, "search by {}", case.name);
             // Every polymer and product id of every stored passport as a filter: a passport
-            // matches exactly when its form for this partner holds the value, never because of
-            // a value the partner may not have.
+            // matches exactly when its form for this partner holds the value (for a polymer: its
+            // main material is of it), never because of a value the partner may not have.
             let mut polymers = BTreeSet::new();
             let mut product_ids = BTreeSet::new();
             for doc in m.stored.values() {
-                let (p, i) = filter_values(doc);
-                polymers.extend(p);
+                let (_, i) = filter_values(doc);
+                // Every material's polymer, main or not, and a family name: minor materials must
+                // match nothing, `PP` must match its blends.
+                polymers.extend(
+                    doc["materials"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|m| m["polymer"].as_str().map(str::to_owned)),
+                );
+                polymers.insert("PP".to_owned());
                 product_ids.extend(i);
             }
             let filters = polymers
@@ -681,7 +697,8 @@ async fn no_partner_receives_a_passport_or_field_its_policy_does_not_grant() {
                     .filter(|id| {
                         let (p, i) = filter_values(&partner_form(&case, &m.stored[*id]));
                         if name == "polymer" {
-                            p.contains(value)
+                            p.iter()
+                                .any(|s| dpp_gateway::store::polymer_matches(s, value))
                         } else {
                             i.contains(value)
                         }

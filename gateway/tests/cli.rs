@@ -69,6 +69,14 @@ fn demo_once_runs_the_scenario_and_verifies_every_signature() {
         "demo failed\nstdout:\n{stdout}\nstderr:\n{}",
         text(&out.stderr)
     );
+    // Logs to a pipe are plain text: no ANSI colour codes (ESC) around the levels.
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("INFO"), "no log lines to check:\n{stderr}");
+    assert!(
+        !out.stderr.contains(&0x1b),
+        "ANSI escape codes in piped logs, first line: {:?}",
+        stderr.lines().next()
+    );
     let line = stdout
         .lines()
         .find(|l| l.contains("signatures verified"))
@@ -357,4 +365,355 @@ fn completions_are_printed_and_listen_belongs_to_serve() {
     assert!(serve.contains("--listen") && serve.contains("DPP_GATEWAY_ADMIN_TOKEN"));
     let list = gateway(&["partner", "list", "--listen", "127.0.0.1:1"], dir.path());
     assert_eq!(list.status.code(), Some(2), "partner list took --listen");
+}
+
+/// Known tokens a script hands the demo (at least 16 characters, as `serve` requires).
+const DEMO_ADMIN: &str = "demo-test-admin-token-0123456789";
+const DEMO_READER: &str = "demo-test-reader-token-012345678";
+
+/// A `demo` process, killed when the test ends.
+struct DemoProcess(std::process::Child);
+
+impl Drop for DemoProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `dpp-gateway demo` serving on a free port with the tokens in `env`, and returns it with
+/// everything it printed up to and including its last suggested request.
+fn start_serving_demo(env: &[(&str, &str)]) -> (DemoProcess, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dpp-gateway"));
+    command
+        .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
+        .env_remove("DPP_GATEWAY_ADMIN_TOKEN")
+        .env_remove("DPP_GATEWAY_READER_TOKEN")
+        .env("DPP_GATEWAY_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("start the demo");
+    let stdout = child.stdout.take().unwrap();
+    let demo = DemoProcess(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut printed = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("the demo stopped or hung before serving:\n{printed}"));
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.trim_start().starts_with("curl") && line.contains("/metrics") {
+            return (demo, printed);
+        }
+    }
+}
+
+/// Splits one shell command into words: single quotes literal, double quotes and bare words with
+/// `$NAME` taken from `vars` (what the printed lines use; anything else fails the test).
+fn shell_words(command: &str, vars: &[(&str, &str)]) -> Vec<String> {
+    let expand = |word: &str| -> String {
+        let mut out = word.to_owned();
+        for (name, value) in vars {
+            out = out.replace(&format!("${name}"), value);
+        }
+        assert!(!out.contains('$'), "unknown variable in {word:?}");
+        out
+    };
+    let (mut words, mut word, mut in_word) = (Vec::new(), String::new(), false);
+    let mut chars = command.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                word.extend(chars.by_ref().take_while(|&c| c != '\''));
+            }
+            '"' => {
+                in_word = true;
+                let quoted: String = chars.by_ref().take_while(|&c| c != '"').collect();
+                word.push_str(&expand(&quoted));
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                let mut bare = c.to_string();
+                while let Some(next) = chars.clone().next() {
+                    if next.is_whitespace() || next == '\'' || next == '"' {
+                        break;
+                    }
+                    bare.push(next);
+                    chars.next();
+                }
+                word.push_str(&expand(&bare));
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+/// Runs one printed pipeline of `curl -s [-H 'h: v']… [--data-binary @-] URL` stages as curl
+/// would (a stage with `@-` POSTs the previous stage's output) and returns the last status and
+/// body.
+async fn run_curl_pipeline(
+    http: &reqwest::Client,
+    pipeline: &str,
+    vars: &[(&str, &str)],
+) -> (reqwest::StatusCode, String) {
+    let mut piped: Option<String> = None;
+    let mut last = None;
+    for stage in pipeline.split(" | ") {
+        let words = shell_words(stage, vars);
+        assert_eq!(words.first().map(String::as_str), Some("curl"), "{stage}");
+        let (mut url, mut headers, mut body) = (None, Vec::new(), None);
+        let mut words = words.iter().skip(1);
+        while let Some(word) = words.next() {
+            match word.as_str() {
+                "-s" => {}
+                "-H" => {
+                    let header = words.next().expect("-H value");
+                    let (name, value) = header.split_once(':').expect("header name: value");
+                    headers.push((name.trim().to_owned(), value.trim().to_owned()));
+                }
+                "--data-binary" => {
+                    assert_eq!(words.next().map(String::as_str), Some("@-"), "{stage}");
+                    body = Some(piped.take().expect("a stage before --data-binary @-"));
+                }
+                w if w.starts_with("http://") => url = Some(w.to_owned()),
+                other => panic!("unexpected curl word {other:?} in {stage}"),
+            }
+        }
+        let url = url.unwrap_or_else(|| panic!("no URL in {stage}"));
+        let mut request = match body {
+            Some(body) => http.post(&url).body(body),
+            None => http.get(&url),
+        };
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.expect(&url);
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        piped = Some(text.clone());
+        last = Some((status, text));
+    }
+    last.expect("an empty pipeline")
+}
+
+/// The printed curl lines, a line ending in `\` joined with the next.
+fn printed_curl_lines(printed: &str) -> Vec<String> {
+    let mut commands = Vec::new();
+    let mut pending = String::new();
+    for line in printed.lines().map(str::trim) {
+        if pending.is_empty() && !line.starts_with("curl") {
+            continue;
+        }
+        match line.strip_suffix('\\') {
+            Some(head) => pending.push_str(head),
+            None => {
+                pending.push_str(line);
+                commands.push(std::mem::take(&mut pending));
+            }
+        }
+    }
+    commands
+}
+
+/// The demo keeps its mock data spaces up while it serves: after it printed it is serving, a
+/// passport pushed to the `verified` mock partner is delivered and pulled back through
+/// `/api/v1/remote/…`. It uses the tokens it is given and never prints them.
+#[tokio::test(flavor = "multi_thread")]
+async fn serving_demo_pushes_and_pulls_after_start_up_with_the_given_tokens() {
+    let (demo, printed) = start_serving_demo(&[
+        ("DPP_GATEWAY_ADMIN_TOKEN", DEMO_ADMIN),
+        ("DPP_GATEWAY_READER_TOKEN", DEMO_READER),
+    ]);
+    assert!(
+        !printed.contains(DEMO_ADMIN) && !printed.contains(DEMO_READER),
+        "the demo printed a token it was given:\n{printed}"
+    );
+    assert!(
+        printed.contains("DPP_GATEWAY_ADMIN_TOKEN is set")
+            && printed.contains("DPP_GATEWAY_READER_TOKEN is set"),
+        "{printed}"
+    );
+    let base = printed
+        .lines()
+        .find_map(|l| l.split_once("dpp-gateway demo — "))
+        .map(|(_, base)| base.trim().to_owned())
+        .expect("the demo names its address");
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let bumper = dpp_schemas::fixtures::pp_new_bumper().id.to_string();
+    let response = http
+        .post(format!("{base}/api/v1/exchanges"))
+        .bearer_auth(DEMO_ADMIN)
+        .json(&serde_json::json!({ "partner": "ouranos-demo", "passport": bumper }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
+    let item: serde_json::Value = response.json().await.unwrap();
+    let id = item["id"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let delivered = loop {
+        let item: serde_json::Value = http
+            .get(format!("{base}/api/v1/exchanges/{id}"))
+            .bearer_auth(DEMO_READER)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        match item["state"].as_str() {
+            Some("delivered") => break item,
+            Some("dead") => panic!("the push after start-up died: {item}"),
+            _ if std::time::Instant::now() > deadline => {
+                panic!("the push after start-up did not finish: {item}")
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    };
+    let remote_id = delivered["remoteId"].as_str().expect("a remote id");
+    let pulled = http
+        .get(format!(
+            "{base}/api/v1/remote/ouranos-demo/passports/{remote_id}"
+        ))
+        .bearer_auth(DEMO_READER)
+        .send()
+        .await
+        .unwrap();
+    let status = pulled.status();
+    let pulled: serde_json::Value = pulled.json().await.unwrap();
+    assert_eq!(status, reqwest::StatusCode::OK, "{pulled}");
+    assert_eq!(pulled["reference"]["passportId"], bumper, "{pulled}");
+    drop(demo);
+}
+
+/// Every curl line the demo prints answers 2xx with content that shows something: run as printed,
+/// with the generated tokens the demo told the user to export.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_request_the_demo_suggests_answers_something_meaningful() {
+    let (demo, printed) = start_serving_demo(&[]);
+    let exported = |var: &str| -> String {
+        printed
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("export {var}=")))
+            .unwrap_or_else(|| panic!("no generated {var} printed:\n{printed}"))
+            .to_owned()
+    };
+    let (admin, reader) = (
+        exported("DPP_GATEWAY_ADMIN_TOKEN"),
+        exported("DPP_GATEWAY_READER_TOKEN"),
+    );
+    assert!(admin.len() >= 16 && reader.len() >= 16);
+    let vars = [
+        ("DPP_GATEWAY_ADMIN_TOKEN", admin.as_str()),
+        ("DPP_GATEWAY_READER_TOKEN", reader.as_str()),
+    ];
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let lines = printed_curl_lines(&printed);
+    assert!(lines.len() >= 10, "{printed}");
+    let names: std::collections::HashMap<String, String> = dpp_schemas::fixtures::all_passports()
+        .into_iter()
+        .map(|p| (p.id.to_string(), p.product.name))
+        .collect();
+    for line in &lines {
+        let (status, body) = run_curl_pipeline(&http, line, &vars).await;
+        assert!(status.is_success(), "{line}\nanswered {status}: {body}");
+        assert!(!body.trim().is_empty(), "{line} answered nothing");
+        let json = serde_json::from_str::<serde_json::Value>(&body).ok();
+        if line.contains("polymer=PP") {
+            let found: Vec<&str> = json.as_ref().unwrap()["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| names[p["id"].as_str().unwrap()].as_str())
+                .collect();
+            let expected: Vec<String> = [
+                dpp_schemas::fixtures::pp_collected_bumpers(),
+                dpp_schemas::fixtures::pp_flakes(),
+                dpp_schemas::fixtures::pp_pellets(),
+            ]
+            .into_iter()
+            .map(|p| p.product.name)
+            .collect();
+            let mut found_sorted = found.clone();
+            found_sorted.sort_unstable();
+            let mut expected_sorted: Vec<&str> = expected.iter().map(String::as_str).collect();
+            expected_sorted.sort_unstable();
+            assert_eq!(
+                found_sorted, expected_sorted,
+                "recycled-PP search: the PP bumper chain, not the PET lot"
+            );
+        } else if line.contains("/kpis/") {
+            let kpis = json.unwrap();
+            assert!(
+                kpis["total"]["recyclingRate"]
+                    .as_f64()
+                    .is_some_and(|r| r > 0.0),
+                "{line}\n{kpis}"
+            );
+            assert!(!kpis["periods"].as_array().unwrap().is_empty(), "{kpis}");
+        } else if line.contains("/verify") {
+            let answer = json.unwrap();
+            assert_eq!(answer["verified"], true, "{answer}");
+            assert_eq!(answer["form"], "full-passport", "{answer}");
+        } else if line.contains("/lineage") {
+            let lineage = json.unwrap();
+            assert!(lineage["nodes"].as_array().unwrap().len() > 1, "{lineage}");
+        } else if line.contains("/versions") {
+            let versions = json.unwrap();
+            assert_eq!(
+                versions["versions"].as_array().unwrap().len(),
+                2,
+                "{versions}"
+            );
+        }
+    }
+    drop(demo);
+}
+
+/// A token the demo is handed must be as strong as `serve` requires: a short one is refused,
+/// naming the variable, and never echoed.
+#[test]
+fn demo_refuses_a_short_token_from_the_environment() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dpp-gateway"))
+        .args(["demo", "--once"])
+        .env("DPP_GATEWAY_ADMIN_TOKEN", "short-secret")
+        .env_remove("DPP_GATEWAY_READER_TOKEN")
+        .output()
+        .expect("run dpp-gateway");
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("DPP_GATEWAY_ADMIN_TOKEN must be at least 16 characters long"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("short-secret") && !text(&out.stdout).contains("short-secret"));
 }

@@ -34,6 +34,7 @@ on_both_backends!(
     an_event_over_the_bounds_stores_nothing,
     lineage_answers_are_bounded_and_say_truncated,
     selector_in_the_listing_matches_the_selector_rule,
+    polymer_filter_matches_the_polymer_family_literally,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -371,7 +372,7 @@ async fn filters_match_latest_versions(db: &TestDb) {
     };
     assert_eq!(ids(store, &pp_half).await, [ABS_HOUSING.id]);
 
-    // Without a polymer the share applies to any material: only the PET lot is >= 0.9.
+    // Without a polymer the share applies to any indexed (main) material: only the PET lot.
     let high = PassportFilter {
         min_recycled_share: Some(0.9),
         ..Default::default()
@@ -1309,7 +1310,85 @@ async fn old_edge_rows_become_event_hubs(blank: store_support::BlankDb) {
     db.finish().await;
 }
 
+/// Migration 0007: rows written before it indexed every material; afterwards only a passport's
+/// main materials by mass are searched (the PET lot's 0.5 % PP caps and the bumper's paint drop out).
+async fn old_material_rows_keep_only_the_main_materials(blank: store_support::BlankDb) {
+    use dpp_gateway::store::Backend;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&blank.url).await.unwrap();
+    let migrations = match Backend::from_url(&blank.url).unwrap() {
+        Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+        Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+    };
+    migrations.run_to(6, &pool).await.unwrap();
+    let pet = dpp_schemas::fixtures::pet_bottle_flakes();
+    let bumper = dpp_schemas::fixtures::pp_new_bumper();
+    for passport in [&pet, &bumper] {
+        let id = passport.id.to_string();
+        sqlx::query(
+            "INSERT INTO passport_heads (id, latest_version, updated_at) VALUES ($1, 1, 0)",
+        )
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO passports (id, version, canonical_json, jws, etag, updated_at, recorded_at) \
+             VALUES ($1, 1, $2, 'jws', 'etag', 0, 0)",
+        )
+        .bind(&id)
+        .bind(serde_json::to_string(passport).unwrap())
+        .execute(&pool)
+        .await
+        .unwrap();
+        for (position, m) in (0_i64..).zip(&passport.materials) {
+            sqlx::query(
+                "INSERT INTO passport_materials \
+                 (passport_id, version, position, polymer, recycled_share) \
+                 VALUES ($1, 1, $2, $3, $4)",
+            )
+            .bind(&id)
+            .bind(position)
+            .bind(&m.polymer)
+            .bind(m.recycled_share.total())
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    }
+    pool.close().await;
+
+    // Opening the store applies 0007.
+    let db = blank.open().await;
+    assert_eq!(row_counts(&db).await["passport_materials"], 2);
+    let search = |polymer: &str| PassportFilter {
+        polymer: Some(polymer.to_owned()),
+        ..Default::default()
+    };
+    assert_eq!(ids(&db.store, &search("PET")).await, [pet.id.to_string()]);
+    // The bumper's main material is the virgin PP+EPDM-T20 compound (62 %).
+    assert_eq!(ids(&db.store, &search("PP")).await, [bumper.id.to_string()]);
+    assert!(ids(&db.store, &search("PUR")).await.is_empty());
+    db.finish().await;
+}
+
 mod migration {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite_old_material_rows_keep_only_the_main_materials() {
+        super::old_material_rows_keep_only_the_main_materials(
+            super::store_support::blank_sqlite_db(),
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_old_material_rows_keep_only_the_main_materials() {
+        let Some(blank) = super::store_support::blank_postgres_db().await else {
+            return;
+        };
+        super::old_material_rows_keep_only_the_main_materials(blank).await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn sqlite_old_edge_rows_become_event_hubs() {
         super::old_edge_rows_become_event_hubs(super::store_support::blank_sqlite_db()).await;
@@ -1366,6 +1445,12 @@ async fn selector_in_the_listing_matches_the_selector_rule(db: &TestDb) {
         material(Some("PE-HD"), Some(0.5)),
         material(None, Some(0.9)),
         material(Some("ABS"), Some(0.1)),
+        // Polymer families (`PE` is `PE-HD`, not `PET`) and symbols taken literally.
+        material(Some("PE"), None),
+        material(Some("PE"), Some(0.5)),
+        material(Some("P%"), None),
+        material(Some("PE_HD"), None),
+        material(Some("pe-hd"), None),
         prefix(""),
         prefix("0401234500003"),
         prefix("gtin:0401"),
@@ -1456,4 +1541,55 @@ async fn selector_in_the_listing_matches_the_selector_rule(db: &TestDb) {
     ];
     expected.sort();
     assert_eq!(all, expected);
+}
+
+/// `polymer=X` finds the symbol `X`, blends whose matrix is `X` (`X+…`) and `X` with a qualifier
+/// or filler (`X-…`), nothing else: `PE` is not `PET`, `EPDM` is not the matrix of `PP+EPDM-T15`,
+/// and `%`/`_` are characters, not patterns.
+async fn polymer_filter_matches_the_polymer_family_literally(db: &TestDb) {
+    let store = &db.store;
+    let lots = [
+        (
+            "urn:uuid:3a000000-0000-4000-8000-000000000001",
+            "PP+EPDM-T15",
+            1.0,
+        ),
+        (
+            "urn:uuid:3a000000-0000-4000-8000-000000000002",
+            "PE-HD",
+            0.6,
+        ),
+        ("urn:uuid:3a000000-0000-4000-8000-000000000003", "PET", 1.0),
+        ("urn:uuid:3a000000-0000-4000-8000-000000000004", "PP", 0.2),
+        (
+            "urn:uuid:3a000000-0000-4000-8000-000000000005",
+            "PA6-GF30",
+            0.0,
+        ),
+        ("urn:uuid:3a000000-0000-4000-8000-000000000006", "PA66", 0.0),
+    ];
+    for (id, polymer, share) in lots {
+        store
+            .insert_passport(&plain_passport(id.to_owned(), polymer, share))
+            .await
+            .unwrap();
+    }
+    let search = |polymer: &str, share: Option<f64>| PassportFilter {
+        polymer: Some(polymer.to_owned()),
+        min_recycled_share: share,
+        ..Default::default()
+    };
+    let id = |n: usize| lots[n - 1].0;
+    assert_eq!(ids(store, &search("PP", None)).await, [id(1), id(4)]);
+    assert_eq!(ids(store, &search("PP", Some(0.5))).await, [id(1)]);
+    assert_eq!(ids(store, &search("PE", None)).await, [id(2)]);
+    assert_eq!(ids(store, &search("PET", None)).await, [id(3)]);
+    assert_eq!(ids(store, &search("PA6", None)).await, [id(5)]);
+    assert_eq!(ids(store, &search("PP+EPDM", None)).await, [id(1)]);
+    for nothing in ["EPDM", "P", "P%", "PE_HD", "pp", "PA", ""] {
+        assert!(
+            ids(store, &search(nothing, None)).await.is_empty(),
+            "polymer={nothing:?}"
+        );
+    }
 }

@@ -40,8 +40,13 @@ use crate::store::{
 /// answers what it found with a cursor to go on from.
 const MAX_SCAN_PAGES: usize = 20;
 
-/// What the material filters (`polymer`, `minRecycledShare`) read in a passport.
-const MATERIAL_FILTER_READS: [&str; 2] = ["/materials/*/polymer", "/materials/*/recycledShare"];
+/// What the material filters (`polymer`, `minRecycledShare`) read in a passport: its main
+/// material is the one with the largest mass fraction.
+const MATERIAL_FILTER_READS: [&str; 3] = [
+    "/materials/*/polymer",
+    "/materials/*/recycledShare",
+    "/materials/*/massFraction",
+];
 /// What the `productId` filter reads.
 const PRODUCT_ID_FILTER_READS: [&str; 2] = ["/product/ids/*/scheme", "/product/ids/*/value"];
 /// What the `updatedSince` filter reads.
@@ -351,7 +356,9 @@ impl SearchPlan {
         }
         if f.polymer.is_some() || f.min_recycled_share.is_some() {
             let hit = materials.iter().any(|(polymer, share)| {
-                f.polymer.as_ref().is_none_or(|p| p == polymer)
+                f.polymer
+                    .as_ref()
+                    .is_none_or(|p| crate::store::polymer_matches(polymer, p))
                     && f.min_recycled_share.is_none_or(|min| *share >= min)
             });
             if !hit {

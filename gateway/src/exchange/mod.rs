@@ -91,11 +91,15 @@ pub enum PushError {
 /// `(scheme, value)` product ids of a passport.
 pub type ProductIds = Vec<(String, String)>;
 
-/// `(polymer, total recycled share)` materials of a passport.
+/// `(polymer, total recycled share)` of a passport's main materials.
 pub type MaterialShares = Vec<(String, f64)>;
 
-/// The product ids and materials of a passport: what a
-/// [`PassportSelector`](crate::store::PassportSelector) looks at.
+/// The product ids and main materials of a passport: what a
+/// [`PassportSelector`](crate::store::PassportSelector) and the store's search look at.
+///
+/// Only the main material by mass counts (several if their mass fractions tie): a buyer asking
+/// for recycled PP wants PP lots, not a PET lot with 0.5 % PP caps nor a part whose PP is a
+/// minor component. See [`crate::store::polymer_matches`] for what "of polymer X" means.
 pub fn selector_inputs(passport: &Passport) -> (ProductIds, MaterialShares) {
     (
         passport
@@ -104,12 +108,23 @@ pub fn selector_inputs(passport: &Passport) -> (ProductIds, MaterialShares) {
             .iter()
             .map(|i| (i.scheme.clone(), i.value.clone()))
             .collect(),
-        passport
-            .materials
-            .iter()
+        main_materials(passport)
             .map(|m| (m.polymer.clone(), m.recycled_share.total()))
             .collect(),
     )
+}
+
+/// The materials with the largest mass fraction (all of them on a tie).
+fn main_materials(passport: &Passport) -> impl Iterator<Item = &dpp_schemas::Material> {
+    let largest = passport
+        .materials
+        .iter()
+        .map(|m| m.mass_fraction)
+        .fold(f64::NEG_INFINITY, f64::max);
+    passport
+        .materials
+        .iter()
+        .filter(move |m| m.mass_fraction >= largest)
 }
 
 /// Queues `passport_id` (its `version`, or the latest) for `partner` after checking the partner

@@ -43,7 +43,7 @@ pub use outbox::{AttemptFailure, MAX_OUTBOX_PAGE, OutboxFilter, OutboxItem, Outb
 pub use partner_tokens::{PartnerToken, TOKEN_PREFIX};
 pub use partners::{
     AccessPolicy, FieldPolicy, InboundLimits, PartnerRecord, PartnerState, PassportSelector,
-    PullSettings, Subscription,
+    PullSettings, Subscription, polymer_matches,
 };
 pub use passports::{
     MAX_PAGE_SIZE, NewPassportVersion, Page, PassportFilter, StoredPassport, VersionSummary,

@@ -76,13 +76,13 @@ impl FromStr for PartnerState {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PassportSelector {
-    /// Some material has this polymer symbol (exact match).
+    /// The main material by mass is of this polymer ([`polymer_matches`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub polymer: Option<String>,
     /// Some product id's value, or its `scheme:value`, starts with this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_id_prefix: Option<String>,
-    /// Some material (of `polymer`, if given) has at least this recycled share (0–1).
+    /// The main material by mass (of `polymer`, if given) has at least this recycled share (0–1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_recycled_share: Option<f64>,
     /// The passport id is one of these (`urn:uuid:…`).
@@ -90,9 +90,20 @@ pub struct PassportSelector {
     pub ids: Vec<String>,
 }
 
+/// Whether a material's ISO 1043-1 symbol is of the polymer `wanted`: the symbol itself, a blend
+/// whose first (matrix) component it is (`PP` → `PP+EPDM-T15`), or it with a qualifier or filler
+/// (`PE` → `PE-HD`, `PA6` → `PA6-GF30`). Case-sensitive, as the symbols are. The store's search
+/// applies the same rule in SQL, so a partner's policy and its search agree.
+pub fn polymer_matches(symbol: &str, wanted: &str) -> bool {
+    symbol
+        .strip_prefix(wanted)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('+') || rest.starts_with('-'))
+}
+
 impl PassportSelector {
-    /// Whether a passport version with these product ids `(scheme, value)` and materials
-    /// `(polymer, total recycled share)` is selected.
+    /// Whether a passport version with these product ids `(scheme, value)` and main materials
+    /// `(polymer, total recycled share)` (as [`crate::exchange::selector_inputs`] gives them) is
+    /// selected.
     pub fn matches(
         &self,
         passport_id: &str,
@@ -113,7 +124,9 @@ impl PassportSelector {
         }
         if self.polymer.is_some() || self.min_recycled_share.is_some() {
             let hit = materials.iter().any(|(polymer, share)| {
-                self.polymer.as_ref().is_none_or(|p| p == polymer)
+                self.polymer
+                    .as_ref()
+                    .is_none_or(|p| polymer_matches(polymer, p))
                     && self.min_recycled_share.is_none_or(|min| *share >= min)
             });
             if !hit {
@@ -676,6 +689,27 @@ mod tests {
             ..Default::default()
         };
         assert!(!by_id.matches(id, &ids(), &materials));
+    }
+
+    #[test]
+    fn polymer_means_the_symbol_a_blend_matrix_or_a_qualified_form() {
+        for (symbol, wanted) in [
+            ("PP", "PP"),
+            ("PP+EPDM-T15", "PP"),
+            ("PE-HD", "PE"),
+            ("PA6-GF30", "PA6"),
+        ] {
+            assert!(polymer_matches(symbol, wanted), "{symbol} is {wanted}");
+        }
+        for (symbol, wanted) in [
+            ("PET", "PE"),
+            ("PP+EPDM-T15", "EPDM"),
+            ("PA66", "PA6"),
+            ("pp", "PP"),
+            ("PP", "PP+EPDM"),
+        ] {
+            assert!(!polymer_matches(symbol, wanted), "{symbol} is not {wanted}");
+        }
     }
 
     #[test]

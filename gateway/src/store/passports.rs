@@ -34,7 +34,8 @@ pub struct NewPassportVersion {
     pub updated_at: DateTime<Utc>,
     /// Product identifiers as (scheme, value), e.g. `("gtin", "04012345000009")`.
     pub product_ids: Vec<(String, String)>,
-    /// Materials as (polymer symbol, total recycled share 0..=1).
+    /// Main materials by mass as (polymer symbol, total recycled share 0..=1): what the polymer
+    /// and recycled-share filters search ([`crate::exchange::selector_inputs`]).
     pub polymers: Vec<(String, f64)>,
     /// Who stores it; written to the audit log in the same transaction.
     pub actor: String,
@@ -72,9 +73,9 @@ pub struct VersionSummary {
 /// Conditions on the latest version of a passport; all given ones must hold.
 #[derive(Debug, Clone, Default)]
 pub struct PassportFilter {
-    /// Some material has this polymer symbol (exact match).
+    /// The main material by mass is of this polymer ([`super::polymer_matches`]).
     pub polymer: Option<String>,
-    /// Some material (of `polymer`, if given) has at least this recycled share.
+    /// The main material by mass (of `polymer`, if given) has at least this recycled share.
     pub min_recycled_share: Option<f64>,
     /// Some product id has this value, or is `scheme:value`.
     pub product_id: Option<String>,
@@ -319,7 +320,7 @@ impl Store {
                  WHERE m.passport_id = h.id AND m.version = h.latest_version",
             );
             if let Some(polymer) = &f.polymer {
-                bind(&mut sql, " AND m.polymer = $?", Arg::Text(polymer.clone()));
+                bind_polymer(&mut sql, &mut bind, "m", polymer);
             }
             if let Some(share) = f.min_recycled_share {
                 ensure_finite("min_recycled_share", share)?;
@@ -367,7 +368,7 @@ impl Store {
                  WHERE sm.passport_id = h.id AND sm.version = h.latest_version",
             );
             if let Some(polymer) = &within.polymer {
-                bind(&mut sql, " AND sm.polymer = $?", Arg::Text(polymer.clone()));
+                bind_polymer(&mut sql, &mut bind, "sm", polymer);
             }
             if let Some(share) = within.min_recycled_share {
                 ensure_finite("selector min_recycled_share", share)?;
@@ -436,6 +437,33 @@ impl Store {
             .await?;
         Ok(count)
     }
+}
+
+/// Appends ` AND <alias>.polymer is of polymer \`wanted\``, the rule of
+/// [`super::polymer_matches`]: equal, or `wanted` followed by `+` (a blend's matrix) or `-` (a
+/// qualifier or filler). `substr`/`length` rather than LIKE, which would read `%`/`_` in `wanted`
+/// as patterns and is case-insensitive in SQLite.
+fn bind_polymer(
+    sql: &mut String,
+    bind: &mut impl FnMut(&mut String, &str, Arg),
+    alias: &str,
+    wanted: &str,
+) {
+    bind(
+        sql,
+        &format!(" AND ({alias}.polymer = $?"),
+        Arg::Text(wanted.to_owned()),
+    );
+    for joint in ['+', '-'] {
+        let prefix = format!("{wanted}{joint}");
+        bind(
+            sql,
+            &format!(" OR substr({alias}.polymer, 1, length(CAST($? AS TEXT)))"),
+            Arg::Text(prefix.clone()),
+        );
+        bind(sql, " = $?", Arg::Text(prefix));
+    }
+    sql.push(')');
 }
 
 fn validate(v: &NewPassportVersion) -> Result<(), StoreError> {
