@@ -656,7 +656,7 @@ fn lowercase_ids(value: &mut Value, fields: &[&[&str]]) {
         match path.split_first() {
             None => {
                 if let Some(text) = value.as_str()
-                    && let Ok(id) = text.parse::<PassportId>()
+                    && let Ok(id) = text.parse::<dpp_schemas::UrnUuid>()
                 {
                     *value = Value::String(id.to_string());
                 }

@@ -292,26 +292,44 @@ impl Store {
                 .await?
             }
         };
+        // One row more than a page says whether another page follows.
+        let more = rows.len() > limit as usize;
+        let rows = &rows[..rows.len().min(limit as usize)];
+        // Every page's predecessor links in one query per IN_LIST_CHUNK events, not one per event.
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|row| row.try_get("event_id"))
+            .collect::<Result<_, _>>()?;
+        let mut links: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT event_id, previous_hash FROM trace_event_links WHERE event_id IN ({}) \
+                 ORDER BY event_id, position",
+                placeholders(1, chunk.len())
+            )));
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for link in query.fetch_all(&mut *conn).await? {
+                links
+                    .entry(link.try_get("event_id")?)
+                    .or_default()
+                    .push(link.try_get("previous_hash")?);
+            }
+        }
         let mut items = Vec::with_capacity(rows.len());
-        for row in rows.iter().take(limit as usize) {
-            let event_id: String = row.try_get("event_id")?;
-            let previous_hashes = sqlx::query_scalar(
-                "SELECT previous_hash FROM trace_event_links WHERE event_id = $1 ORDER BY position",
-            )
-            .bind(&event_id)
-            .fetch_all(&mut *conn)
-            .await?;
+        for (row, event_id) in rows.iter().zip(ids) {
             items.push(StoredTraceEvent {
+                previous_hashes: links.remove(&event_id).unwrap_or_default(),
                 event_id,
                 hash: row.try_get("hash")?,
                 event_type: row.try_get("event_type")?,
                 event_time: from_millis(row.try_get("event_time")?)?,
                 canonical_json: row.try_get("canonical_json")?,
-                previous_hashes,
                 recorded_at: from_millis(row.try_get("recorded_at")?)?,
             });
         }
-        let next_cursor = if rows.len() > limit as usize {
+        let next_cursor = if more {
             items.last().map(|e| passport_cursor(&e.event_id))
         } else {
             None
