@@ -185,7 +185,9 @@ impl PassportService {
                 format!("does not match the passport model: {e}"),
             )
         })?;
-        let rule_violations = dpp_schemas::check_passport(&passport);
+        let mut rule_violations = dpp_schemas::check_passport(&passport);
+        // Passports this gateway writes name real countries; received ones keep what they say.
+        rule_violations.extend(dpp_schemas::check_country_codes(&passport));
         if !rule_violations.is_empty() {
             return Err(invalid("passport", details(rule_violations)));
         }

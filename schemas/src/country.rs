@@ -1,6 +1,6 @@
 //! ISO 3166-1 alpha-2: the assigned country codes. The schema checks only the shape (`^[A-Z]{2}$`),
-//! so `XX` would pass; [`crate::check_passport`] and [`crate::check_collection_record`] check the
-//! code against this list.
+//! so `XX` would pass; [`crate::check_country_codes`] and [`crate::check_collection_record`] check
+//! the code against this list.
 
 /// The 249 officially assigned ISO 3166-1 alpha-2 codes, sorted (user-assigned codes such as `AA`,
 /// `QM`–`QZ`, `XA`–`XZ` and `ZZ`, and exceptionally reserved ones such as `EU` or `UK`, are not

@@ -5,7 +5,8 @@
 //! - [`SchemaRegistry`]: every bundled schema compiled once; [`SchemaRegistry::validate`] reports
 //!   every [`Violation`] with a JSON pointer.
 //! - [`semantic`]: rules a schema cannot express ([`check_passport`], [`check_trace_event`],
-//!   [`check_collection_record`]), and [`check_exact_numbers`] on the raw JSON.
+//!   [`check_collection_record`]), [`check_country_codes`] for passports this gateway writes, and
+//!   [`check_exact_numbers`] on the raw JSON.
 //! - [`country`]: the assigned ISO 3166-1 alpha-2 codes.
 //! - [`jcs`]: RFC 8785 canonical JSON, one pass for the model's types; [`event_hash`] builds on it.
 //! - [`fixtures`]: realistic, deterministic plastics passports, trace events and collection records.
@@ -27,6 +28,7 @@ pub use registry::{
     schema_document, schema_text,
 };
 pub use semantic::{
-    check_collection_record, check_exact_numbers, check_passport, check_trace_event,
+    check_collection_record, check_country_codes, check_exact_numbers, check_passport,
+    check_trace_event,
 };
 pub use trace::{event_hash, try_event_hash};
