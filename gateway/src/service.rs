@@ -91,6 +91,17 @@ fn one_violation(kind: &'static str, pointer: &str, message: impl Into<String>) 
     )
 }
 
+/// Refuses a document holding a number that would be stored as another one (beyond 2^53 − 1),
+/// naming each with its pointer: typing the document would round it silently.
+fn refuse_inexact_numbers(kind: &'static str, value: &Value) -> Result<(), ServiceError> {
+    let inexact = dpp_schemas::check_exact_numbers(value);
+    if inexact.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid(kind, details(inexact)))
+    }
+}
+
 fn details(violations: Vec<dpp_schemas::Violation>) -> Vec<ViolationDetail> {
     violations
         .into_iter()
@@ -155,6 +166,14 @@ impl PassportService {
 
     /// Validates a passport document (already carrying version and times), canonicalises and signs it.
     pub fn seal(&self, value: &Value) -> Result<SealedPassport, ServiceError> {
+        let passport = self.checked_passport(value)?;
+        self.sign(passport)
+    }
+
+    /// Schema, model and semantic checks of a passport document: the typed passport, or every
+    /// violation.
+    fn checked_passport(&self, value: &Value) -> Result<Passport, ServiceError> {
+        refuse_inexact_numbers("passport", value)?;
         self.schemas
             .validate(SchemaKind::Passport, value)
             .map_err(|v| invalid("passport", details(v)))?;
@@ -166,12 +185,18 @@ impl PassportService {
                 format!("does not match the passport model: {e}"),
             )
         })?;
-        let rule_violations = dpp_schemas::check_passport(&passport);
+        let mut rule_violations = dpp_schemas::check_passport(&passport);
+        // Passports this gateway writes name real countries; received ones keep what they say.
+        rule_violations.extend(dpp_schemas::check_country_codes(&passport));
         if !rule_violations.is_empty() {
             return Err(invalid("passport", details(rule_violations)));
         }
-        let canonical = dpp_schemas::jcs::to_vec(&passport)
-            .map_err(|e| one_violation("passport", "", format!("cannot be canonicalised: {e}")))?;
+        Ok(passport)
+    }
+
+    /// Canonicalises and signs a checked passport.
+    fn sign(&self, passport: Passport) -> Result<SealedPassport, ServiceError> {
+        let canonical = canonical_passport(&passport)?;
         let jws = self
             .signer
             .sign_compact(&canonical, PASSPORT_JWS_TYP)
@@ -193,6 +218,7 @@ impl PassportService {
         actor: &str,
     ) -> Result<StoredPassport, ServiceError> {
         let now = now();
+        refuse_inexact_numbers("passport", &body)?;
         let object = body
             .as_object_mut()
             .ok_or_else(|| one_violation("passport", "", "a passport must be a JSON object"))?;
@@ -208,6 +234,7 @@ impl PassportService {
         object.insert("version".into(), json!(1));
         object.entry("issuedAt").or_insert_with(|| json!(now));
         object.insert("updatedAt".into(), json!(now));
+        lowercase_ids(&mut body, PASSPORT_ID_FIELDS);
         let sealed = self.seal(&body)?;
         let record = new_version_record(sealed, actor);
         match self.store.insert_passport(&record).await {
@@ -231,13 +258,19 @@ impl PassportService {
     }
 
     /// Writes the next version of `id`, if `if_match` is the current version's ETag.
+    ///
+    /// The gateway numbers versions: the body's `version` may be absent or the version it edits
+    /// (the one `if_match` names, so a passport read with GET can be edited and sent back); any
+    /// other number is refused. A body whose content equals the current version's (apart from the
+    /// `version` and `updatedAt` the gateway sets) stores nothing and answers that version as
+    /// [`VersionWrite::Unchanged`].
     pub async fn new_version(
         &self,
         id: &PassportId,
         if_match: &str,
         mut body: Value,
         actor: &str,
-    ) -> Result<StoredPassport, ServiceError> {
+    ) -> Result<VersionWrite, ServiceError> {
         let id_text = id.to_string();
         let current = self
             .store
@@ -255,6 +288,9 @@ impl PassportService {
             ServiceError::Signing(format!("stored passport {id_text} is unreadable: {e}"))
         })?;
         let next = current.version + 1;
+        // Before the version is compared: `version: 9007199254740993` is named as the number it
+        // is, not read as some other one.
+        refuse_inexact_numbers("passport", &body)?;
         let object = body
             .as_object_mut()
             .ok_or_else(|| one_violation("passport", "", "a passport must be a JSON object"))?;
@@ -262,7 +298,12 @@ impl PassportService {
             None => {
                 object.insert("id".into(), json!(id_text));
             }
-            Some(v) if v.as_str() == Some(id_text.as_str()) => {}
+            // Ids compare as ids: `URN:UUID:…` names the same passport as its lowercase form.
+            Some(v)
+                if v.as_str()
+                    .and_then(|s| s.parse::<PassportId>().ok())
+                    .as_ref()
+                    == Some(id) => {}
             Some(v) => {
                 return Err(one_violation(
                     "passport",
@@ -273,10 +314,12 @@ impl PassportService {
         }
         match object.get("version") {
             None => {}
-            Some(v) if v.as_i64() == Some(next) => {}
+            Some(v) if v.as_i64() == Some(current.version) => {}
             Some(v) => {
                 return Err(ServiceError::Conflict(format!(
-                    "version is assigned by the gateway: the next version is {next}, got {v}"
+                    "version is assigned by the gateway: send the version you edit ({}, the one \
+                     If-Match names) or none, got {v}; this write becomes version {next}",
+                    current.version
                 )));
             }
         }
@@ -294,7 +337,22 @@ impl PassportService {
         object.insert("issuedAt".into(), issued_at);
         object.insert("version".into(), json!(next));
         object.insert("updatedAt".into(), json!(now()));
-        let sealed = self.seal(&body)?;
+        lowercase_ids(&mut body, PASSPORT_ID_FIELDS);
+        let mut passport = self.checked_passport(&body)?;
+        // The same content as the current version, once the gateway's own fields are its, is no
+        // new version: answering the current one keeps a client's GET → PUT loop idempotent.
+        let (next_version, updated_at) = (passport.version, passport.updated_at);
+        let current_passport = Passport::deserialize(&current_doc).map_err(|e| {
+            ServiceError::Signing(format!("stored passport {id_text} is unreadable: {e}"))
+        })?;
+        passport.version = current_passport.version;
+        passport.updated_at = current_passport.updated_at;
+        if canonical_passport(&passport)? == current.canonical_json.as_bytes() {
+            return Ok(VersionWrite::Unchanged(current));
+        }
+        passport.version = next_version;
+        passport.updated_at = updated_at;
+        let sealed = self.sign(passport)?;
         let record = new_version_record(sealed, actor);
         match self
             .store
@@ -321,15 +379,17 @@ impl PassportService {
             actor,
         }
         .emit();
-        Ok(stored_from(record))
+        Ok(VersionWrite::Written(stored_from(record)))
     }
 
     /// Validates and appends a trace event to the hash-linked chain; returns its id and hash.
     pub async fn record_trace_event(
         &self,
-        body: Value,
+        mut body: Value,
         actor: &str,
     ) -> Result<RecordedEvent, ServiceError> {
+        lowercase_ids(&mut body, EVENT_ID_FIELDS);
+        refuse_inexact_numbers("trace event", &body)?;
         self.schemas
             .validate(SchemaKind::TraceEvent, &body)
             .map_err(|v| invalid("trace event", details(v)))?;
@@ -401,9 +461,11 @@ impl PassportService {
     /// Validates and stores a collection record (the input of the circularity KPIs).
     pub async fn record_collection(
         &self,
-        body: Value,
+        mut body: Value,
         actor: &str,
     ) -> Result<String, ServiceError> {
+        lowercase_ids(&mut body, RECORD_ID_FIELDS);
+        refuse_inexact_numbers("collection record", &body)?;
         self.schemas
             .validate(SchemaKind::CollectionRecord, &body)
             .map_err(|v| invalid("collection record", details(v)))?;
@@ -452,6 +514,21 @@ impl PassportService {
             Err(e) => Err(ServiceError::Store(e)),
         }
     }
+}
+
+/// What a `PUT` of a passport did.
+#[derive(Debug, Clone)]
+pub enum VersionWrite {
+    /// A new version was stored.
+    Written(StoredPassport),
+    /// The content equals the current version's: nothing was stored; this is the current version.
+    Unchanged(StoredPassport),
+}
+
+/// RFC 8785 bytes of a passport, the signed and stored form.
+fn canonical_passport(passport: &Passport) -> Result<Vec<u8>, ServiceError> {
+    dpp_schemas::jcs::to_vec(passport)
+        .map_err(|e| one_violation("passport", "", format!("cannot be canonicalised: {e}")))
 }
 
 /// What `record_trace_event` wrote.
@@ -558,6 +635,51 @@ fn flow_over_bounds(event: &TraceEvent) -> Vec<ViolationDetail> {
         });
     }
     out
+}
+
+/// The `urn:uuid:` id fields of a passport: `*` stands for every item of an array.
+const PASSPORT_ID_FIELDS: &[&[&str]] = &[
+    &["id"],
+    &["traceEvents", "*"],
+    &["parts", "*", "passportId"],
+];
+/// The `urn:uuid:` id field of a trace event.
+const EVENT_ID_FIELDS: &[&[&str]] = &[&["eventID"]];
+/// The `urn:uuid:` id field of a collection record.
+const RECORD_ID_FIELDS: &[&[&str]] = &[&["id"]];
+
+/// Writes the `urn:uuid:` ids at `fields` in lowercase when they are one in another letter case
+/// (RFC 8141: the scheme and NID are case-insensitive; RFC 9562: so is the hex). The schema and
+/// the store hold the lowercase form only, so `URN:UUID:0A…` and `urn:uuid:0a…` are one id, never
+/// two, and a set of ids (`traceEvents`) is checked for repeats after this. Anything that is not
+/// such an id is left for the schema to name.
+fn lowercase_ids(value: &mut Value, fields: &[&[&str]]) {
+    fn walk(value: &mut Value, path: &[&str]) {
+        match path.split_first() {
+            None => {
+                if let Some(text) = value.as_str()
+                    && let Ok(id) = text.parse::<dpp_schemas::UrnUuid>()
+                {
+                    *value = Value::String(id.to_string());
+                }
+            }
+            Some((&"*", rest)) => {
+                if let Some(items) = value.as_array_mut() {
+                    for item in items {
+                        walk(item, rest);
+                    }
+                }
+            }
+            Some((key, rest)) => {
+                if let Some(member) = value.get_mut(*key) {
+                    walk(member, rest);
+                }
+            }
+        }
+    }
+    for path in fields {
+        walk(value, path);
+    }
 }
 
 fn now() -> DateTime<Utc> {

@@ -161,6 +161,470 @@ async fn create_read_version_and_sign() {
     expect_problem(tampered, 422).await;
 }
 
+/// What a client does: GET a passport, change a field, PUT the body back with the ETag it read.
+#[tokio::test]
+async fn a_passport_read_with_get_can_be_edited_and_put_back() {
+    let gw = TestGateway::start().await;
+    let pellets = fixtures::pp_pellets();
+    let id = pellets.id.to_string();
+    let path = format!("/api/v1/passports/{id}");
+    let created = gw
+        .admin(Method::POST, "/api/v1/passports")
+        .json(&pellets)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    let read = gw.reader(Method::GET, &path).send().await.unwrap();
+    let etag1 = read.headers()["etag"].to_str().unwrap().to_owned();
+    let fetched: Value = read.json().await.unwrap();
+    assert_eq!(fetched["version"], 1);
+
+    // The unchanged body: no new version, the existing one answered with its ETag and place.
+    let unchanged = gw
+        .admin(Method::PUT, &path)
+        .header("if-match", &etag1)
+        .json(&fetched)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unchanged.status(), 200);
+    assert_eq!(unchanged.headers()["etag"].to_str().unwrap(), etag1);
+    assert_eq!(
+        unchanged.headers()["location"],
+        format!("{path}?version=1").as_str()
+    );
+    assert_eq!(unchanged.json::<Value>().await.unwrap(), fetched);
+    let versions = gw.read_json(&format!("{path}/versions")).await;
+    assert_eq!(versions["versions"].as_array().unwrap().len(), 1);
+
+    // A version number that is neither absent nor the edited one is refused, and stores nothing.
+    for wrong in [json!(2), json!(0), json!(7), json!("1")] {
+        let mut body = fetched.clone();
+        body["materials"][0]["grade"] = json!("PP-R 40 MB (rev. C)");
+        body["version"] = wrong.clone();
+        let refused = gw
+            .admin(Method::PUT, &path)
+            .header("if-match", &etag1)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let problem = expect_problem(refused, 409).await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("send the version you edit (1"),
+            "version {wrong}: {problem}"
+        );
+    }
+    let versions = gw.read_json(&format!("{path}/versions")).await;
+    assert_eq!(versions["versions"].as_array().unwrap().len(), 1);
+
+    // Edited and sent back as read, `version: 1` included: version 2.
+    let mut edited = fetched.clone();
+    edited["materials"][0]["grade"] = json!("PP-R 40 MB (rev. B)");
+    let updated = gw
+        .admin(Method::PUT, &path)
+        .header("if-match", &etag1)
+        .json(&edited)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.status(), 200);
+    let etag2 = updated.headers()["etag"].to_str().unwrap().to_owned();
+    assert_ne!(etag2, etag1);
+    assert_eq!(
+        updated.headers()["location"],
+        format!("{path}?version=2").as_str()
+    );
+    let body2: Value = updated.json().await.unwrap();
+    assert_eq!(body2["version"], 2);
+    assert_eq!(body2["materials"][0]["grade"], "PP-R 40 MB (rev. B)");
+    let versions = gw.read_json(&format!("{path}/versions")).await;
+    assert_eq!(versions["versions"].as_array().unwrap().len(), 2);
+
+    // Version 2 read back and PUT unchanged (its own `version` and `updatedAt`) stays version 2.
+    let again = gw
+        .admin(Method::PUT, &path)
+        .header("if-match", &etag2)
+        .json(&body2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers()["etag"].to_str().unwrap(), etag2);
+    let versions = gw.read_json(&format!("{path}/versions")).await;
+    assert_eq!(versions["versions"].as_array().unwrap().len(), 2);
+}
+
+/// 9007199254740993 (2^53 + 1) has no IEEE 754 double: stored, it would be 9007199254740992.
+const TWO_POW_53_PLUS_1: u64 = 9_007_199_254_740_993;
+
+#[tokio::test]
+async fn integers_beyond_two_to_the_53_are_refused_with_their_pointer() {
+    let gw = TestGateway::start().await;
+    let bumper = passport_json(&fixtures::pp_new_bumper());
+    let cases: [(&str, &[&str]); 3] = [
+        // A number field, a count (pieces of a part) and the integer `version`.
+        (
+            "/circularity/expectedLifetimeYears",
+            &["circularity", "expectedLifetimeYears"],
+        ),
+        ("/parts/0/quantity", &["parts", "0", "quantity"]),
+        ("/version", &["version"]),
+    ];
+    for (pointer, path) in cases {
+        let mut body = bumper.clone();
+        let mut slot = &mut body;
+        for key in path {
+            slot = match key.parse::<usize>() {
+                Ok(i) => &mut slot[i],
+                Err(_) => &mut slot[*key],
+            };
+        }
+        *slot = json!(TWO_POW_53_PLUS_1);
+        let r = gw
+            .admin(Method::POST, "/api/v1/passports")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let problem = expect_problem(r, 422).await;
+        assert_eq!(problem["violations"][0]["pointer"], pointer, "{problem}");
+        assert!(
+            problem["violations"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("9007199254740993"),
+            "{problem}"
+        );
+    }
+    assert_eq!(gw.footprint().await.0, 0, "nothing was stored");
+
+    // And on a new version, where `version` is compared with the edited one.
+    let pellets = fixtures::pp_pellets();
+    let created = gw
+        .admin(Method::POST, "/api/v1/passports")
+        .json(&pellets)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let etag = created.headers()["etag"].to_str().unwrap().to_owned();
+    let mut body: Value = created.json().await.unwrap();
+    body["version"] = json!(TWO_POW_53_PLUS_1);
+    let r = gw
+        .admin(Method::PUT, &format!("/api/v1/passports/{}", pellets.id))
+        .header("if-match", &etag)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(r, 422).await;
+    assert_eq!(problem["violations"][0]["pointer"], "/version", "{problem}");
+
+    // Collection records and trace events: the same rule.
+    let mut record = serde_json::to_value(&fixtures::collection_records()[0]).unwrap();
+    record["entries"][0]["collectedKg"] = json!(TWO_POW_53_PLUS_1);
+    let r = gw
+        .admin(Method::POST, "/api/v1/collection-records")
+        .json(&record)
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(r, 422).await;
+    assert_eq!(
+        problem["violations"][0]["pointer"],
+        "/entries/0/collectedKg"
+    );
+}
+
+#[tokio::test]
+async fn uppercase_urn_uuid_ids_are_the_same_ids_in_lowercase() {
+    let gw = TestGateway::start().await;
+    let pellets = fixtures::pp_pellets();
+    let id = pellets.id.to_string();
+    let upper = id.to_ascii_uppercase();
+    assert!(upper.starts_with("URN:UUID:"));
+    let mut body = passport_json(&pellets);
+    body["id"] = json!(upper);
+    let created = gw
+        .admin(Method::POST, "/api/v1/passports")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    assert_eq!(
+        created.headers()["location"],
+        format!("/api/v1/passports/{id}").as_str()
+    );
+    let stored: Value = created.json().await.unwrap();
+    assert_eq!(stored["id"], id.as_str(), "stored in lowercase");
+
+    // The uppercase spelling is a duplicate, not a second passport.
+    let dup = gw
+        .admin(Method::POST, "/api/v1/passports")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(dup, 409).await;
+
+    // Read and written under either spelling.
+    let read = gw
+        .reader(Method::GET, &format!("/api/v1/passports/{upper}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    let etag = read.headers()["etag"].to_str().unwrap().to_owned();
+    let mut edited: Value = read.json().await.unwrap();
+    assert_eq!(edited["id"], id.as_str());
+    edited["id"] = json!(upper);
+    edited["materials"][0]["grade"] = json!("PP-R 40 MB (rev. B)");
+    let put = gw
+        .admin(Method::PUT, &format!("/api/v1/passports/{upper}"))
+        .header("if-match", &etag)
+        .json(&edited)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    assert_eq!(put.json::<Value>().await.unwrap()["version"], 2);
+
+    // A set of ids holding one id in two spellings holds it twice.
+    let mut twice = passport_json(&fixtures::pp_new_bumper());
+    let event = twice["traceEvents"][0].as_str().unwrap().to_owned();
+    twice["traceEvents"] = json!([event, event.to_ascii_uppercase()]);
+    let r = gw
+        .admin(Method::POST, "/api/v1/passports")
+        .json(&twice)
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(r, 422).await;
+    assert_eq!(
+        problem["violations"][0]["pointer"], "/traceEvents",
+        "{problem}"
+    );
+}
+
+#[tokio::test]
+async fn country_codes_must_be_assigned_iso_3166_codes() {
+    let gw = TestGateway::start().await;
+    for (code, pointer) in [
+        ("XX", "/product/country"),
+        ("AA", "/product/country"),
+        ("ZZ", "/product/country"),
+    ] {
+        let mut body = passport_json(&fixtures::pp_pellets());
+        body["product"]["country"] = json!(code);
+        let r = gw
+            .admin(Method::POST, "/api/v1/passports")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let problem = expect_problem(r, 422).await;
+        assert_eq!(problem["violations"][0]["pointer"], pointer, "{problem}");
+        assert!(
+            problem["violations"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("ISO 3166-1"),
+            "{problem}"
+        );
+    }
+    for code in ["JP", "DE", "US"] {
+        let mut p = fixtures::pp_pellets();
+        p.id = dpp_schemas::UrnUuid::new_random();
+        p.product.country = code.into();
+        let r = gw
+            .admin(Method::POST, "/api/v1/passports")
+            .json(&p)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{code}");
+    }
+}
+
+#[tokio::test]
+async fn collection_records_and_trace_events_are_read_back() {
+    let gw = TestGateway::start().await;
+    for p in fixtures::all_passports() {
+        let r = gw
+            .admin(Method::POST, "/api/v1/passports")
+            .json(&p)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let records = fixtures::collection_records();
+    for r in &records {
+        let created = gw
+            .admin(Method::POST, "/api/v1/collection-records")
+            .json(r)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+        let location = created.headers()["location"].to_str().unwrap().to_owned();
+        // The Location the write names answers the record, as canonical JSON with an ETag.
+        let read = gw.reader(Method::GET, &location).send().await.unwrap();
+        assert_eq!(read.status(), 200);
+        assert!(read.headers().contains_key("etag"));
+        let text = read.text().await.unwrap();
+        assert_eq!(
+            text.as_bytes(),
+            dpp_schemas::jcs::to_vec(r).unwrap().as_slice()
+        );
+    }
+    let missing = gw
+        .reader(
+            Method::GET,
+            "/api/v1/collection-records/urn:uuid:0194ee9b-5c00-7000-8000-00000000dead",
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_problem(missing, 404).await;
+
+    // Listed one per page: every record once, in id order, then no cursor.
+    let mut seen = Vec::new();
+    let mut next = Some("/api/v1/collection-records?limit=1".to_owned());
+    while let Some(path) = next {
+        let r = gw.reader(Method::GET, &path).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let link = r
+            .headers()
+            .get("link")
+            .map(|l| l.to_str().unwrap().to_owned());
+        let page: Value = r.json().await.unwrap();
+        assert_eq!(page["items"].as_array().unwrap().len(), 1);
+        seen.push(page["items"][0]["id"].as_str().unwrap().to_owned());
+        next = page["nextCursor"].as_str().map(|c| {
+            let link = link.expect("a Link header with the next page");
+            assert!(link.contains(&format!("after={c}")), "{link}");
+            format!("/api/v1/collection-records?limit=1&after={c}")
+        });
+    }
+    let mut expected: Vec<String> = records.iter().map(|r| r.id.to_string()).collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+
+    // A date range selects by the day of collection, both ends inclusive.
+    let first = &records[0];
+    let day = first.collected_on.to_string();
+    let page: Value = gw
+        .read_json(&format!("/api/v1/collection-records?from={day}&to={day}"))
+        .await;
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let on_that_day: Vec<String> = records
+        .iter()
+        .filter(|r| r.collected_on == first.collected_on)
+        .map(|r| r.id.to_string())
+        .collect();
+    assert!(!ids.is_empty());
+    assert_eq!(ids.len(), on_that_day.len());
+    assert!(ids.iter().all(|id| on_that_day.iter().any(|d| d == id)));
+
+    // Trace events: all of them, and those naming one passport in their material flow.
+    let events = fixtures::trace_events();
+    for e in &events {
+        let r = gw
+            .admin(Method::POST, "/api/v1/trace-events")
+            .json(e)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let all: Value = gw.read_json("/api/v1/trace-events?limit=500").await;
+    let items = all["items"].as_array().unwrap();
+    assert_eq!(items.len(), events.len());
+    assert!(all.get("nextCursor").is_none());
+    for item in items {
+        let event = events
+            .iter()
+            .find(|e| e.event_id.to_string() == item["eventID"].as_str().unwrap())
+            .expect("a recorded event");
+        assert_eq!(item["hash"], dpp_schemas::event_hash(event).as_str());
+        let canonical: Value =
+            serde_json::from_slice(&dpp_schemas::jcs::to_vec(event).unwrap()).unwrap();
+        assert_eq!(item["event"], canonical);
+    }
+    let bumper = fixtures::pp_new_bumper().id.to_string();
+    let named = dpp_gateway::service::material_flow;
+    let mut expected: Vec<String> = events
+        .iter()
+        .filter(|e| {
+            let flow = named(e);
+            flow.inputs.contains(&bumper) || flow.outputs.contains(&bumper)
+        })
+        .map(|e| e.event_id.to_string())
+        .collect();
+    expected.sort();
+    assert!(!expected.is_empty(), "a fixture event makes the bumper");
+    let page: Value = gw
+        .read_json(&format!(
+            "/api/v1/trace-events?passport={}",
+            bumper.to_ascii_uppercase()
+        ))
+        .await;
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["eventID"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, expected);
+
+    // Paged two at a time, the pages add up to the whole list.
+    let mut paged = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page: Value = gw
+            .read_json(&format!("/api/v1/trace-events?limit=2{after}"))
+            .await;
+        paged.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["eventID"].as_str().unwrap().to_owned()),
+        );
+        match page["nextCursor"].as_str() {
+            Some(c) => after = format!("&after={c}"),
+            None => break,
+        }
+    }
+    let whole: Vec<String> = items
+        .iter()
+        .map(|i| i["eventID"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(paged, whole);
+
+    // Reads need a token, and a reader token is enough.
+    let anonymous = gw
+        .http
+        .get(gw.url("/api/v1/trace-events"))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(anonymous, 401).await;
+}
+
 #[tokio::test]
 async fn authentication_and_roles() {
     let gw = TestGateway::start().await;

@@ -151,7 +151,8 @@ async fn a_retried_create_replays_the_first_answer_and_stores_nothing_new() {
     let etag = first.1[1].clone().unwrap();
     let mut next = serde_json::to_value(&pellets).unwrap();
     next["product"]["name"] = json!("Recycled PP compound, revised");
-    next["version"] = json!(2);
+    // The version it edits (the one If-Match names): the gateway numbers the new one.
+    next["version"] = json!(1);
     let put = || {
         gw.admin(Method::PUT, &format!("/api/v1/passports/{id}"))
             .header("Idempotency-Key", "revise-pellets-0001")

@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use dpp_gateway::store::{
-    CategoryTotals, CollectionEntryRow, LineageDirection, LineageEdge, LineageNode,
-    NewCollectionRecord, NewPassportVersion, NewTraceEvent, PassportFilter, PassportSelector,
-    Store, StoreError,
+    CategoryTotals, CollectionEntryRow, CollectionRecordFilter, LineageDirection, LineageEdge,
+    LineageNode, NewCollectionRecord, NewPassportVersion, NewTraceEvent, PassportFilter,
+    PassportSelector, Store, StoreError,
 };
 use sqlx::Connection;
 
@@ -35,6 +35,8 @@ on_both_backends!(
     lineage_answers_are_bounded_and_say_truncated,
     selector_in_the_listing_matches_the_selector_rule,
     polymer_filter_matches_the_polymer_family_literally,
+    collection_records_read_back_and_page_within_dates,
+    trace_events_list_in_pages_and_by_the_ids_they_name,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1592,4 +1594,151 @@ async fn polymer_filter_matches_the_polymer_family_literally(db: &TestDb) {
             "polymer={nothing:?}"
         );
     }
+}
+
+async fn collection_records_read_back_and_page_within_dates(db: &TestDb) {
+    let store = &db.store;
+    let days = [
+        ("col-a", "2025-03-31"),
+        ("col-b", "2025-04-01"),
+        ("col-c", "2025-04-15"),
+        ("col-d", "2025-04-30"),
+        ("col-e", "2025-05-01"),
+    ];
+    // Stored out of id order: the listing orders them.
+    for (id, on) in days.iter().rev() {
+        let r = record(id, on, vec![entry("automotive-bumpers", [10.0; 5])]);
+        store.insert_collection_record(&r).await.unwrap();
+    }
+    let one = store.collection_record("col-c").await.unwrap().unwrap();
+    assert_eq!(one.id, "col-c");
+    assert_eq!(one.collected_on, day("2025-04-15"));
+    assert_eq!(
+        one.canonical_json,
+        record("col-c", "2025-04-15", vec![]).canonical_json
+    );
+    assert!(one.recorded_at > at("2025-01-01T00:00:00Z"));
+    assert_eq!(store.collection_record("col-zzz").await.unwrap(), None);
+
+    // April, both ends inclusive, two per page: b, c | d, and no cursor after the last page.
+    let april = CollectionRecordFilter {
+        from: Some(day("2025-04-01")),
+        to: Some(day("2025-04-30")),
+    };
+    let first = store
+        .list_collection_records(&april, None, 2)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = first.items.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["col-b", "col-c"]);
+    let cursor = first.next_cursor.expect("a second page");
+    let second = store
+        .list_collection_records(&april, Some(&cursor), 2)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = second.items.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["col-d"]);
+    assert_eq!(second.next_cursor, None);
+
+    // Open ends, and only one of them.
+    let all = store
+        .list_collection_records(&CollectionRecordFilter::default(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 5);
+    assert_eq!(all.next_cursor, None);
+    let from_may = CollectionRecordFilter {
+        from: Some(day("2025-05-01")),
+        to: None,
+    };
+    let may = store
+        .list_collection_records(&from_may, None, 100)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = may.items.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["col-e"]);
+    let until_march = CollectionRecordFilter {
+        from: None,
+        to: Some(day("2025-03-31")),
+    };
+    let march = store
+        .list_collection_records(&until_march, None, 100)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = march.items.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["col-a"]);
+    assert!(matches!(
+        store
+            .list_collection_records(&april, Some("not base64!"), 2)
+            .await,
+        Err(StoreError::InvalidCursor(_))
+    ));
+}
+
+async fn trace_events_list_in_pages_and_by_the_ids_they_name(db: &TestDb) {
+    let store = &db.store;
+    for e in [
+        event("ev-1-shred", &[], &["bumpers-lot-1"], &["flakes-lot-1"]),
+        event(
+            "ev-2-extrude",
+            &["ev-1-shred"],
+            &["flakes-lot-1"],
+            &["pellets-lot-1"],
+        ),
+        event("ev-3-observe", &[], &[], &[]),
+        event(
+            "ev-4-mould",
+            &["ev-2-extrude"],
+            &["pellets-lot-1"],
+            &["bumper-9"],
+        ),
+    ] {
+        store.insert_trace_event(&e).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_trace_events(None, after.as_deref(), 3)
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items.iter().map(|e| e.event_id.clone()));
+        match page.next_cursor {
+            Some(cursor) => after = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        ["ev-1-shred", "ev-2-extrude", "ev-3-observe", "ev-4-mould"]
+    );
+
+    // By an id the event names as an input or an output; predecessors come along.
+    let flakes = store
+        .list_trace_events(Some("flakes-lot-1"), None, 10)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = flakes.items.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, ["ev-1-shred", "ev-2-extrude"]);
+    assert_eq!(flakes.items[1].previous_hashes, [hash_of("ev-1-shred")]);
+    assert_eq!(flakes.items[1].hash, hash_of("ev-2-extrude"));
+    let pellets = store
+        .list_trace_events(Some("pellets-lot-1"), None, 1)
+        .await
+        .unwrap();
+    assert_eq!(pellets.items.len(), 1);
+    assert_eq!(pellets.items[0].event_id, "ev-2-extrude");
+    let cursor = pellets.next_cursor.expect("a second page");
+    let rest = store
+        .list_trace_events(Some("pellets-lot-1"), Some(&cursor), 1)
+        .await
+        .unwrap();
+    assert_eq!(rest.items[0].event_id, "ev-4-mould");
+    assert_eq!(rest.next_cursor, None);
+    let none = store
+        .list_trace_events(Some("nothing-named-this"), None, 10)
+        .await
+        .unwrap();
+    assert!(none.items.is_empty() && none.next_cursor.is_none());
 }

@@ -44,11 +44,22 @@ impl FromStr for UrnUuid {
     }
 }
 
-/// Parses `urn:uuid:<uuid>` (lowercase prefix, as RFC 9562 writes it).
+/// Parses `urn:uuid:<uuid>` in its hyphenated form. Letter case does not matter: RFC 8141 makes
+/// the `urn` scheme and the NID case-insensitive and RFC 9562 the hex digits, so `URN:UUID:0A…`
+/// names the same id as `urn:uuid:0a…`. The id is kept (and written back) in lowercase, so one
+/// id has one stored spelling.
 pub fn parse_urn_uuid(s: &str) -> Result<Uuid, InvalidUrnUuid> {
-    s.strip_prefix("urn:uuid:")
-        .and_then(|rest| Uuid::parse_str(rest).ok())
-        .filter(|u| u.urn().to_string() == s)
+    const PREFIX: &str = "urn:uuid:";
+    s.get(..PREFIX.len())
+        .filter(|prefix| prefix.eq_ignore_ascii_case(PREFIX))
+        .and_then(|_| s.get(PREFIX.len()..))
+        .and_then(|rest| {
+            // Only the hyphenated form: `Uuid::parse_str` also takes braces, no hyphens and a
+            // nested `urn:uuid:`, which are other spellings of an id, not the URN.
+            Uuid::parse_str(rest)
+                .ok()
+                .filter(|u| u.hyphenated().to_string().eq_ignore_ascii_case(rest))
+        })
         .ok_or_else(|| InvalidUrnUuid(s.to_owned()))
 }
 
@@ -621,4 +632,35 @@ pub struct CollectionEntry {
     pub reused_parts_kg: f64,
     /// Recovered thermally (energy recovery).
     pub thermal_recycling_kg: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urn_uuids_are_read_in_any_letter_case_and_written_in_lowercase() {
+        let lower = "urn:uuid:0194ee9b-5c00-7000-8000-000000000104";
+        for spelling in [
+            lower,
+            "URN:UUID:0194EE9B-5C00-7000-8000-000000000104",
+            "Urn:Uuid:0194ee9B-5c00-7000-8000-000000000104",
+        ] {
+            let id: UrnUuid = spelling.parse().expect(spelling);
+            assert_eq!(id.to_string(), lower, "{spelling}");
+        }
+        // Other spellings of a UUID are not the URN.
+        for not_urn in [
+            "0194ee9b-5c00-7000-8000-000000000104",
+            "urn:uuid:0194ee9b5c0070008000000000000104",
+            "urn:uuid:{0194ee9b-5c00-7000-8000-000000000104}",
+            "urn:uuid:urn:uuid:0194ee9b-5c00-7000-8000-000000000104",
+            "urn:uuid:0194ee9b-5c00-7000-8000-00000000010",
+            "urn:uuid:",
+            "urn:uui",
+            "ürn:uuid:0194ee9b-5c00-7000-8000-000000000104",
+        ] {
+            assert!(not_urn.parse::<UrnUuid>().is_err(), "{not_urn}");
+        }
+    }
 }

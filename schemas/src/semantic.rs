@@ -48,6 +48,95 @@ pub fn cas_check_digit_ok(cas: &str) -> bool {
     sum % 10 == check
 }
 
+/// Largest integer magnitude a JSON number keeps exactly once read as an IEEE 754 double:
+/// 2^53 − 1 (RFC 7493 section 2.2). Passports, events and records are canonicalised (RFC 8785)
+/// and stored as doubles, so a larger number would be stored and signed as some other number.
+pub const MAX_EXACT_INTEGER: u64 = (1 << 53) - 1;
+
+/// Numbers in a raw JSON document that would not survive canonicalisation unchanged: any number
+/// whose magnitude is above [`MAX_EXACT_INTEGER`] (`9007199254740993` would be stored as
+/// `9007199254740992`), each with its JSON pointer. Run before the document is typed, which is
+/// where the rounding would happen silently.
+pub fn check_exact_numbers(value: &serde_json::Value) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let mut pointer = String::new();
+    exact_numbers(value, &mut pointer, &mut out);
+    out
+}
+
+fn exact_numbers(value: &serde_json::Value, pointer: &mut String, out: &mut Vec<Violation>) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            let exact = if let Some(u) = n.as_u64() {
+                u <= MAX_EXACT_INTEGER
+            } else if let Some(i) = n.as_i64() {
+                i.unsigned_abs() <= MAX_EXACT_INTEGER
+            } else {
+                n.as_f64()
+                    .is_some_and(|f| f.abs() <= MAX_EXACT_INTEGER as f64)
+            };
+            if !exact {
+                out.push(Violation::new(
+                    pointer.clone(),
+                    format!(
+                        "{n} is beyond ±{MAX_EXACT_INTEGER} (2^53 − 1), the largest magnitude \
+                         stored exactly; it would be rounded"
+                    ),
+                ));
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = pointer.len();
+                pointer.push_str(&format!("/{i}"));
+                exact_numbers(item, pointer, out);
+                pointer.truncate(len);
+            }
+        }
+        Value::Object(members) => {
+            for (key, member) in members {
+                let len = pointer.len();
+                pointer.push('/');
+                // RFC 6901: `~` is written `~0` and `/` is written `~1`.
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                exact_numbers(member, pointer, out);
+                pointer.truncate(len);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::String(_) => {}
+    }
+}
+
+/// A violation at `pointer` if `code` is not an assigned ISO 3166-1 alpha-2 code.
+fn check_country(code: &str, pointer: &str, out: &mut Vec<Violation>) {
+    if !crate::country::is_iso3166_alpha2(code) {
+        out.push(Violation::new(
+            pointer,
+            format!("{code:?} is not an assigned ISO 3166-1 alpha-2 country code"),
+        ));
+    }
+}
+
+/// The country codes of a passport this gateway writes must be assigned ISO 3166-1 alpha-2 codes
+/// (`XX`, `AA` and `ZZ` fit the schema's pattern but name no country).
+///
+/// Not part of [`check_passport`]: a passport received from a partner keeps what it says, and an
+/// adapter writes the user-assigned `ZZ` where a foreign record names no country.
+pub fn check_country_codes(passport: &Passport) -> Vec<Violation> {
+    let mut out = Vec::new();
+    check_country(&passport.product.country, "/product/country", &mut out);
+    if let Some(facility) = &passport.product.facility {
+        check_country(&facility.country, "/product/facility/country", &mut out);
+    }
+    for (i, material) in passport.materials.iter().enumerate() {
+        if let Some(origin) = &material.origin_country {
+            check_country(origin, &format!("/materials/{i}/originCountry"), &mut out);
+        }
+    }
+    out
+}
+
 /// Semantic checks of a passport version.
 pub fn check_passport(passport: &Passport) -> Vec<Violation> {
     let mut out = Vec::new();
@@ -312,6 +401,9 @@ fn format_offset(seconds: i32) -> String {
 /// categories.
 pub fn check_collection_record(record: &CollectionRecord) -> Vec<Violation> {
     let mut out = Vec::new();
+    if let Some(facility) = &record.facility {
+        check_country(&facility.country, "/facility/country", &mut out);
+    }
     let mut seen = HashSet::with_capacity(record.entries.len());
     for (i, entry) in record.entries.iter().enumerate() {
         let outcomes = entry.reused_parts_kg
@@ -354,6 +446,7 @@ mod tests {
     fn fixtures_pass() {
         for (name, p) in fixtures::named_passports() {
             assert_eq!(check_passport(&p), Vec::new(), "{name}");
+            assert_eq!(check_country_codes(&p), Vec::new(), "{name}");
         }
         for e in fixtures::trace_events() {
             assert_eq!(check_trace_event(&e), Vec::new(), "{}", e.event_id);
@@ -379,6 +472,54 @@ mod tests {
         ] {
             assert!(!cas_check_digit_ok(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn unassigned_country_codes_are_refused_with_their_pointer() {
+        let mut p = fixtures::pp_pellets();
+        p.product.country = "XX".into();
+        p.materials[0].origin_country = Some("ZZ".into());
+        let violations = check_country_codes(&p);
+        assert_eq!(
+            pointers(&violations),
+            vec!["/product/country", "/materials/0/originCountry"]
+        );
+        assert!(
+            violations[0]
+                .message
+                .contains("\"XX\" is not an assigned ISO 3166-1")
+        );
+        p.product.country = "DE".into();
+        p.materials[0].origin_country = Some("US".into());
+        assert_eq!(check_country_codes(&p), Vec::new());
+
+        let mut r = fixtures::collection_records().remove(0);
+        r.facility = Some(Facility {
+            country: "AA".into(),
+            id: None,
+            name: "collection point".into(),
+        });
+        assert_eq!(
+            pointers(&check_collection_record(&r)),
+            vec!["/facility/country"]
+        );
+    }
+
+    #[test]
+    fn numbers_beyond_two_to_the_53_are_named_with_their_pointer() {
+        let doc = serde_json::json!({
+            "fine": [9007199254740991_u64, -9007199254740991_i64, 1.5, 0],
+            "a/b": { "big": 9007199254740993_u64 },
+            "list": [1, -9007199254740993_i64, 1e300],
+            "u64max": 18446744073709551615_u64,
+        });
+        let violations = check_exact_numbers(&doc);
+        assert_eq!(
+            pointers(&violations),
+            vec!["/a~1b/big", "/list/1", "/list/2", "/u64max"]
+        );
+        assert!(violations[0].message.contains("9007199254740993"));
+        assert!(check_exact_numbers(&serde_json::json!({"x": [9007199254740991_u64]})).is_empty());
     }
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {

@@ -156,11 +156,18 @@ pub fn router(state: AppState) -> Router {
         .route("/passports/{id}/versions", get(passports::versions))
         .route("/passports/{id}/signed", get(passports::signed))
         .route("/passports/{id}/lineage", get(records::lineage))
-        .route("/trace-events", post(records::create_trace_event))
+        .route(
+            "/trace-events",
+            post(records::create_trace_event).get(records::list_trace_events),
+        )
         .route("/trace-events/{id}", get(records::get_trace_event))
         .route(
             "/collection-records",
-            post(records::create_collection_record),
+            post(records::create_collection_record).get(records::list_collection_records),
+        )
+        .route(
+            "/collection-records/{id}",
+            get(records::get_collection_record),
         )
         .route("/kpis/circularity", get(records::circularity_kpis))
         .route("/verify", post(trust_routes::verify))

@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 
 use super::{AppState, Caller, parse_id, read_json, store_problem};
 use crate::problem::Problem;
+use crate::service::VersionWrite;
 use crate::store::{PassportFilter, StoredPassport};
 
 /// Largest page `GET /passports` returns.
@@ -68,11 +69,22 @@ pub(super) async fn put_version(
         })?
         .to_owned();
     let value = read_json(&headers, body, state.config.body_limit_bytes).await?;
-    let stored = state
+    let write = state
         .service
         .new_version(&id, &if_match, value, &caller.actor)
         .await?;
-    Ok(passport_response(StatusCode::OK, &stored))
+    let stored = match &write {
+        VersionWrite::Written(stored) | VersionWrite::Unchanged(stored) => stored,
+    };
+    let mut response = passport_response(StatusCode::OK, stored);
+    // Where the version this answer is lives, whether just written or unchanged and kept.
+    if let Ok(location) = HeaderValue::from_str(&format!(
+        "/api/v1/passports/{}?version={}",
+        stored.id, stored.version
+    )) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize)]
@@ -258,7 +270,7 @@ impl ListQuery {
     }
 }
 
-fn bad_cursor(cursor: &str) -> Problem {
+pub(super) fn bad_cursor(cursor: &str) -> Problem {
     Problem::bad_parameter(format!(
         "after is not a cursor this gateway issued: {:?}",
         cursor.chars().take(64).collect::<String>()
@@ -353,9 +365,10 @@ fn is_polymer_symbol(s: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, '-' | '+' | '/'))
 }
 
-/// Whether `cursor` has the shape of one `GET /passports` hands out: a base64url passport id.
+/// Whether `cursor` has the shape of one `GET /passports` (or the trace-event and collection-record
+/// listings) hands out: a base64url `urn:uuid:` id.
 /// The store would take any base64url text as a position, so `after=AAAA` listed from the start.
-fn is_issued_cursor(cursor: &str) -> bool {
+pub(super) fn is_issued_cursor(cursor: &str) -> bool {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
@@ -364,6 +377,6 @@ fn is_issued_cursor(cursor: &str) -> bool {
         .is_some_and(|id| id.parse::<dpp_schemas::UrnUuid>().is_ok())
 }
 
-fn urlencode(s: &str) -> String {
+pub(super) fn urlencode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }

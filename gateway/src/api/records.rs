@@ -1,4 +1,5 @@
-//! Trace events and lineage, collection records and the circularity KPIs computed from them.
+//! Trace events and lineage, collection records and the circularity KPIs computed from them: the
+//! writes, and the reads that give back what was written (one by id, or listed with cursor paging).
 
 use axum::Extension;
 use axum::body::Body;
@@ -9,9 +10,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::passports::{MAX_PAGE, bad_cursor, is_issued_cursor, list_problem, urlencode};
 use super::{AppState, Caller, parse_id, read_json, store_problem};
 use crate::problem::Problem;
-use crate::store::{CategoryTotals, LineageDirection};
+use crate::service::etag_of;
+use crate::store::{CategoryTotals, CollectionRecordFilter, LineageDirection};
 
 /// Deepest lineage walk a caller may ask for.
 pub const MAX_LINEAGE_DEPTH: u32 = 32;
@@ -58,6 +61,207 @@ pub(super) async fn get_trace_event(
         headers.insert(header::ETAG, etag);
     }
     Ok(response)
+}
+
+/// Longest `passport` filter value `GET /trace-events` takes.
+const MAX_ITEM_LEN: usize = 256;
+
+/// The page size asked for, default 50; outside 1 ..= [`MAX_PAGE`] it is a 400 naming it.
+fn page_limit(limit: Option<u32>) -> Result<u32, Problem> {
+    let limit = limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(Problem::bad_parameter(format!(
+            "limit must be within 1 and {MAX_PAGE}, got {limit}"
+        )));
+    }
+    Ok(limit)
+}
+
+/// `after`, if it is a cursor a listing handed out.
+fn checked_after(after: Option<&str>) -> Result<Option<&str>, Problem> {
+    match after {
+        Some(cursor) if !is_issued_cursor(cursor) => Err(bad_cursor(cursor)),
+        other => Ok(other),
+    }
+}
+
+/// A `{ items, nextCursor }` JSON page with `Link: <…>; rel="next"` repeating `filters`.
+fn listing_response(
+    base: &str,
+    items: Vec<serde_json::Value>,
+    next_cursor: Option<&str>,
+    limit: u32,
+    filters: &[(&str, Option<&str>)],
+) -> Response {
+    let mut body = serde_json::json!({ "items": items });
+    if let Some(cursor) = next_cursor {
+        body["nextCursor"] = cursor.into();
+    }
+    let mut response = axum::Json(body).into_response();
+    if let Some(cursor) = next_cursor {
+        let mut link = format!("{base}?limit={limit}&after={}", urlencode(cursor));
+        for (key, value) in filters {
+            if let Some(value) = value {
+                link.push_str(&format!("&{key}={}", urlencode(value)));
+            }
+        }
+        if let Ok(value) = HeaderValue::from_str(&format!("<{link}>; rel=\"next\"")) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    response
+}
+
+/// Stored canonical JSON as a value for a listing; stored bytes that are not JSON are a 500.
+fn stored_json(canonical: &str) -> Result<serde_json::Value, Problem> {
+    serde_json::from_str(canonical).map_err(|e| {
+        tracing::error!(error = %e, "stored document is not JSON");
+        Problem::internal()
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TraceEventListQuery {
+    passport: Option<String>,
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /trace-events?passport=&limit=&after=`: events in event-id order, each as
+/// `{eventID, hash, event}` (`hash` is what a later event names in `previousEventHashes`).
+pub(super) async fn list_trace_events(
+    State(state): State<AppState>,
+    query: Result<Query<TraceEventListQuery>, QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(q) = query.map_err(|e| Problem::bad_parameter(e.body_text()))?;
+    let limit = page_limit(q.limit)?;
+    let after = checked_after(q.after.as_deref())?;
+    // An id the event's material flow names; a `urn:uuid:` in any letter case is the stored
+    // lowercase id.
+    let item = match q.passport.as_deref() {
+        None => None,
+        Some(raw) => {
+            // U+FFFD is what query decoding puts in place of bytes that are not UTF-8: the id
+            // the caller meant is unknowable, so it is named rather than searched for.
+            if raw.is_empty()
+                || raw.chars().count() > MAX_ITEM_LEN
+                || raw
+                    .chars()
+                    .any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER)
+            {
+                return Err(Problem::bad_parameter(format!(
+                    "passport must be 1 to {MAX_ITEM_LEN} printable UTF-8 characters"
+                )));
+            }
+            Some(
+                raw.parse::<dpp_schemas::UrnUuid>()
+                    .map_or_else(|_| raw.to_owned(), |id| id.to_string()),
+            )
+        }
+    };
+    let page = state
+        .store()
+        .list_trace_events(item.as_deref(), after, limit)
+        .await
+        .map_err(list_problem)?;
+    let items = page
+        .items
+        .iter()
+        .map(|e| {
+            Ok(serde_json::json!({
+                "eventID": e.event_id,
+                "hash": e.hash,
+                "event": stored_json(&e.canonical_json)?,
+            }))
+        })
+        .collect::<Result<Vec<_>, Problem>>()?;
+    Ok(listing_response(
+        "/api/v1/trace-events",
+        items,
+        page.next_cursor.as_deref(),
+        limit,
+        &[("passport", item.as_deref())],
+    ))
+}
+
+/// `GET /collection-records/{id}`: the stored canonical JSON with the ETag of those bytes.
+pub(super) async fn get_collection_record(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, Problem> {
+    let Path(raw) = path.map_err(|e| Problem::bad_parameter(e.body_text()))?;
+    let id = parse_id(&raw, "collection record id")?.to_string();
+    let record = state
+        .store()
+        .collection_record(&id)
+        .await
+        .map_err(store_problem)?
+        .ok_or_else(|| Problem::not_found(format!("collection record {id} does not exist")))?;
+    let etag = etag_of(record.canonical_json.as_bytes());
+    let mut response = record.canonical_json.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, etag);
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CollectionRecordListQuery {
+    from: Option<String>,
+    to: Option<String>,
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /collection-records?from=&to=&limit=&after=`: records collected within the days given
+/// (both inclusive, either open), in id order.
+pub(super) async fn list_collection_records(
+    State(state): State<AppState>,
+    query: Result<Query<CollectionRecordListQuery>, QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(q) = query.map_err(|e| Problem::bad_parameter(e.body_text()))?;
+    let limit = page_limit(q.limit)?;
+    let after = checked_after(q.after.as_deref())?;
+    let from = q
+        .from
+        .as_deref()
+        .map(|v| parse_date("from", Some(v)))
+        .transpose()?;
+    let to =
+        q.to.as_deref()
+            .map(|v| parse_date("to", Some(v)))
+            .transpose()?;
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return Err(Problem::bad_parameter(format!(
+            "from {from} is after to {to}"
+        )));
+    }
+    let page = state
+        .store()
+        .list_collection_records(&CollectionRecordFilter { from, to }, after, limit)
+        .await
+        .map_err(list_problem)?;
+    let items = page
+        .items
+        .iter()
+        .map(|r| stored_json(&r.canonical_json))
+        .collect::<Result<Vec<_>, Problem>>()?;
+    Ok(listing_response(
+        "/api/v1/collection-records",
+        items,
+        page.next_cursor.as_deref(),
+        limit,
+        &[("from", q.from.as_deref()), ("to", q.to.as_deref())],
+    ))
 }
 
 #[derive(Debug, Deserialize)]

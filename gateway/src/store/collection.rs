@@ -5,7 +5,8 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Store, StoreError, audit, ensure_finite, get_f64, now_millis};
+use super::passports::{decode_cursor, passport_cursor};
+use super::{Page, Store, StoreError, audit, ensure_finite, from_millis, get_f64, now_millis};
 
 /// `collected_on` is stored as this text, so string order is date order and the first seven
 /// characters are the month.
@@ -63,7 +64,98 @@ pub struct CategoryTotals {
     pub disposal_kg: f64,
 }
 
+/// A stored collection record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCollectionRecord {
+    /// Record id.
+    pub id: String,
+    /// Day the material was collected.
+    pub collected_on: NaiveDate,
+    /// JCS-canonical JSON, byte for byte as stored.
+    pub canonical_json: String,
+    /// When the gateway stored it.
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Which collection records a listing returns; all given conditions must hold.
+#[derive(Debug, Clone, Default)]
+pub struct CollectionRecordFilter {
+    /// Collected on or after this day.
+    pub from: Option<NaiveDate>,
+    /// Collected on or before this day.
+    pub to: Option<NaiveDate>,
+}
+
+fn record_from_row(row: &sqlx::any::AnyRow) -> Result<StoredCollectionRecord, StoreError> {
+    let collected_on: String = row.try_get("collected_on")?;
+    Ok(StoredCollectionRecord {
+        id: row.try_get("id")?,
+        collected_on: NaiveDate::parse_from_str(&collected_on, DATE_FORMAT).map_err(|e| {
+            StoreError::Corrupt(format!("collected_on {collected_on:?} is not a date: {e}"))
+        })?,
+        canonical_json: row.try_get("canonical_json")?,
+        recorded_at: from_millis(row.try_get("recorded_at")?)?,
+    })
+}
+
 impl Store {
+    /// The collection record with this id.
+    pub async fn collection_record(
+        &self,
+        id: &str,
+    ) -> Result<Option<StoredCollectionRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, collected_on, canonical_json, recorded_at FROM collection_records \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    /// Collection records matching `filter`, in id order, `limit` (at most
+    /// [`super::MAX_PAGE_SIZE`]) per page; `after` is the `next_cursor` of the page before
+    /// ([`StoreError::InvalidCursor`] if it is not one).
+    pub async fn list_collection_records(
+        &self,
+        filter: &CollectionRecordFilter,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<StoredCollectionRecord>, StoreError> {
+        let limit = limit.clamp(1, super::MAX_PAGE_SIZE);
+        let after = after.map(decode_cursor).transpose()?;
+        // Absent bounds bind as values no record passes beyond, so there is one statement.
+        let from = filter
+            .from
+            .map_or_else(String::new, |d| d.format(DATE_FORMAT).to_string());
+        let to = filter
+            .to
+            .map_or_else(|| "~".to_owned(), |d| d.format(DATE_FORMAT).to_string());
+        let rows = sqlx::query(
+            "SELECT id, collected_on, canonical_json, recorded_at FROM collection_records \
+             WHERE collected_on >= $1 AND collected_on <= $2 AND id > $3 \
+             ORDER BY id LIMIT $4",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(after.unwrap_or_default())
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items = rows
+            .iter()
+            .map(record_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|r| passport_cursor(&r.id))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
     /// Stores a record and its entries in one transaction; [`StoreError::Duplicate`] (and nothing
     /// stored) if the id exists.
     pub async fn insert_collection_record(

@@ -36,7 +36,10 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row, Transaction};
 
 pub use audit::AuditEntry;
-pub use collection::{CategoryTotals, CollectionEntryRow, NewCollectionRecord};
+pub use collection::{
+    CategoryTotals, CollectionEntryRow, CollectionRecordFilter, NewCollectionRecord,
+    StoredCollectionRecord,
+};
 pub use conformance::{ConformanceRun, NewConformanceRun};
 pub use error::StoreError;
 pub use outbox::{AttemptFailure, MAX_OUTBOX_PAGE, OutboxFilter, OutboxItem, OutboxState};

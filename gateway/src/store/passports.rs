@@ -112,7 +112,7 @@ pub fn passport_cursor(last_id: &str) -> String {
     URL_SAFE_NO_PAD.encode(last_id.as_bytes())
 }
 
-fn decode_cursor(cursor: &str) -> Result<String, StoreError> {
+pub(super) fn decode_cursor(cursor: &str) -> Result<String, StoreError> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()

@@ -22,8 +22,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
 
+use super::passports::{decode_cursor, passport_cursor};
 use super::{
-    IN_LIST_CHUNK, Store, StoreError, audit, from_millis, now_millis, placeholders, to_millis,
+    IN_LIST_CHUNK, Page, Store, StoreError, audit, from_millis, now_millis, placeholders, to_millis,
 };
 
 /// Most distinct inputs (transformation inputs, aggregation children) one event may name.
@@ -247,6 +248,93 @@ impl Store {
         event_id: &str,
     ) -> Result<Option<StoredTraceEvent>, StoreError> {
         self.trace_event_where("event_id", event_id).await
+    }
+
+    /// Events in event-id order, `limit` (at most [`super::MAX_PAGE_SIZE`]) per page, each with
+    /// its predecessors; `after` is the `next_cursor` of the page before
+    /// ([`StoreError::InvalidCursor`] if it is not one). With `item`, only the events whose
+    /// material flow names it: as an input or child, or as an output or parent.
+    pub async fn list_trace_events(
+        &self,
+        item: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<StoredTraceEvent>, StoreError> {
+        let limit = limit.clamp(1, super::MAX_PAGE_SIZE);
+        let after = after.map(decode_cursor).transpose()?.unwrap_or_default();
+        let mut conn = self.pool.acquire().await?;
+        let columns = "t.event_id, t.hash, t.event_type, t.event_time, t.canonical_json, \
+                       t.recorded_at";
+        let rows = match item {
+            None => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {columns} FROM trace_events t WHERE t.event_id > $1 \
+                     ORDER BY t.event_id LIMIT $2"
+                )))
+                .bind(after)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(&mut *conn)
+                .await?
+            }
+            Some(item) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {columns} FROM trace_events t WHERE t.event_id > $1 AND (\
+                     EXISTS (SELECT 1 FROM lineage_inputs i \
+                             WHERE i.event_id = t.event_id AND i.item_id = $2) \
+                     OR EXISTS (SELECT 1 FROM lineage_outputs o \
+                             WHERE o.event_id = t.event_id AND o.item_id = $2)) \
+                     ORDER BY t.event_id LIMIT $3"
+                )))
+                .bind(after)
+                .bind(item)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(&mut *conn)
+                .await?
+            }
+        };
+        // One row more than a page says whether another page follows.
+        let more = rows.len() > limit as usize;
+        let rows = &rows[..rows.len().min(limit as usize)];
+        // Every page's predecessor links in one query per IN_LIST_CHUNK events, not one per event.
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|row| row.try_get("event_id"))
+            .collect::<Result<_, _>>()?;
+        let mut links: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT event_id, previous_hash FROM trace_event_links WHERE event_id IN ({}) \
+                 ORDER BY event_id, position",
+                placeholders(1, chunk.len())
+            )));
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for link in query.fetch_all(&mut *conn).await? {
+                links
+                    .entry(link.try_get("event_id")?)
+                    .or_default()
+                    .push(link.try_get("previous_hash")?);
+            }
+        }
+        let mut items = Vec::with_capacity(rows.len());
+        for (row, event_id) in rows.iter().zip(ids) {
+            items.push(StoredTraceEvent {
+                previous_hashes: links.remove(&event_id).unwrap_or_default(),
+                event_id,
+                hash: row.try_get("hash")?,
+                event_type: row.try_get("event_type")?,
+                event_time: from_millis(row.try_get("event_time")?)?,
+                canonical_json: row.try_get("canonical_json")?,
+                recorded_at: from_millis(row.try_get("recorded_at")?)?,
+            });
+        }
+        let next_cursor = if more {
+            items.last().map(|e| passport_cursor(&e.event_id))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
     }
 
     /// The event with this hash (to follow a `previous_hashes` link).
