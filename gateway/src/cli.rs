@@ -219,6 +219,22 @@ pub enum PartnerCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Change a partner with a JSON merge patch over its registration (TOML or `.json`), checked
+    /// like `partner add`; a new endpoint, type, settings or allowed hosts send it back to
+    /// `registered` (run `partner check` again).
+    #[command(
+        after_help = "Example (patch.toml):\n  endpoint = \"https://ouranos-2.example/\"\n  [limits]\n  requestsPerSecond = 5.0\n\n  dpp-gateway partner update ouranos-tokai --patch patch.toml"
+    )]
+    Update {
+        /// The partner's name.
+        name: String,
+        /// The merge patch.
+        #[arg(long)]
+        patch: PathBuf,
+        /// Configuration.
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
     /// Remove a partner; its undelivered exchanges become dead.
     Remove {
         /// The partner's name.
@@ -768,6 +784,44 @@ async fn partner(command: PartnerCommand) -> anyhow::Result<std::process::ExitCo
             } else {
                 std::process::ExitCode::SUCCESS
             });
+        }
+        PartnerCommand::Update {
+            name,
+            patch,
+            config,
+        } => {
+            let config = config.load()?;
+            let patch = read_table(&patch)?;
+            let store = open_existing_store(&config).await?;
+            let Some(current) = store.partner(&name).await? else {
+                bail!("no partner named {name:?}");
+            };
+            let schemas = SchemaRegistry::new().context("cannot compile the bundled schemas")?;
+            let record = match crate::exchange::partners::updated_record(
+                &current,
+                &patch,
+                &adapters,
+                &schemas,
+                &config.secret_sources()?,
+            ) {
+                Ok(record) => record,
+                Err(violations) => {
+                    eprintln!("update refused:");
+                    for v in violations {
+                        eprintln!("  {}: {}", v.pointer, v.message);
+                    }
+                    return Ok(std::process::ExitCode::from(1));
+                }
+            };
+            let stored = store
+                .update_partner(&record, current.revision, "cli")
+                .await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::exchange::PartnerView::of(
+                    &stored, &adapters
+                ))?
+            );
         }
         PartnerCommand::Remove { name, config } => {
             let store = open_existing_store(&config.load()?).await?;

@@ -492,6 +492,41 @@ auth = { mode = "login", account_id = "ops@example.jp", password = { file = "pw"
         "{stdout}"
     );
 
+    // `partner update` takes a merge patch, checked like `partner add`.
+    let patch_file = dir.path().join("patch.toml");
+    std::fs::write(
+        &patch_file,
+        "endpoint = \"https://ouranos-2.example/\"\n[limits]\nrequestsPerSecond = 5.0\n",
+    )
+    .unwrap();
+    let updated = gateway(
+        &[
+            "partner",
+            "update",
+            "ouranos-cli",
+            "--patch",
+            patch_file.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(updated.status.success(), "{}", text(&updated.stderr));
+    let shown: Value = serde_json::from_slice(&updated.stdout).unwrap();
+    assert_eq!(shown["endpoint"], "https://ouranos-2.example/");
+    assert_eq!(shown["state"], "registered");
+    std::fs::write(&patch_file, "[settings]\npage_size = 0\n").unwrap();
+    let refused = gateway(
+        &[
+            "partner",
+            "update",
+            "ouranos-cli",
+            "--patch",
+            patch_file.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("/settings/page_size"));
+
     let remove = gateway(&["partner", "remove", "ouranos-cli"], dir.path());
     assert!(remove.status.success(), "{}", text(&remove.stderr));
     let missing = gateway(&["partner", "show", "ouranos-cli"], dir.path());
@@ -572,4 +607,90 @@ async fn a_reader_token_cannot_write_whatever_the_path_ends_with() {
         .await
         .unwrap();
     assert_eq!(verify.status(), 422);
+}
+
+/// Issue 10: partners could not be updated (PATCH answered 405). A JSON merge patch over the
+/// registration changes it; a change to what the partner is (endpoint, settings, type, allowed
+/// hosts) sends it back to `registered`, a change of policy or limits keeps its state.
+#[tokio::test]
+async fn a_partner_is_updated_by_merge_patch_and_rechecked_when_its_identity_changes() {
+    let gw = TestGateway::start(fast_delivery()).await;
+    let mut doc = registration("ouranos-edit");
+    doc["state"] = json!("trusted-unchecked");
+    gw.register(&doc).await;
+    let patch = |body: Value| {
+        gw.admin(Method::PATCH, "/api/v1/partners/ouranos-edit")
+            .json(&body)
+            .send()
+    };
+
+    let limits =
+        patch(json!({ "limits": { "requestsPerSecond": 2.0 }, "policy": { "fields": null } }))
+            .await
+            .unwrap();
+    assert_eq!(limits.status(), 200);
+    let body: Value = limits.json().await.unwrap();
+    assert_eq!(body["state"], "trusted-unchecked", "{body}");
+    assert_eq!(body["limits"]["requestsPerSecond"], 2.0);
+    assert!(body["policy"]["fields"].get("deny").is_none(), "{body}");
+    assert_eq!(body["policy"]["passports"]["polymer"], "PP+EPDM-T15");
+
+    let moved = patch(json!({ "endpoint": "https://ouranos-2.example/" }))
+        .await
+        .unwrap();
+    let body: Value = moved.json().await.unwrap();
+    assert_eq!(body["state"], "registered", "{body}");
+    assert_eq!(body["endpoint"], "https://ouranos-2.example/");
+
+    // Refused: renaming, a broken setting (every one named), inline secrets; nothing changes.
+    for (bad, pointer) in [
+        (json!({ "name": "other" }), "/name"),
+        (
+            json!({ "settings": { "page_size": 0, "operator_id": "x" } }),
+            "/settings/page_size",
+        ),
+        (
+            json!({ "settings": { "api_key": { "value": "hunter2" } } }),
+            "/settings/api_key",
+        ),
+    ] {
+        let response = patch(bad.clone()).await.unwrap();
+        let (body, text) = problem(response, 422).await;
+        let pointers: Vec<&str> = body["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["pointer"].as_str().unwrap())
+            .collect();
+        assert!(pointers.contains(&pointer), "{bad}: {pointers:?}");
+        assert!(!text.contains("hunter2"));
+    }
+    let unchanged: Value = gw
+        .reader(Method::GET, "/api/v1/partners/ouranos-edit")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unchanged["endpoint"], "https://ouranos-2.example/");
+    assert_eq!(
+        unchanged["settings"]["operator_id"],
+        settings()["operator_id"]
+    );
+
+    let missing = gw
+        .admin(Method::PATCH, "/api/v1/partners/nobody")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let reader = gw
+        .reader(Method::PATCH, "/api/v1/partners/ouranos-edit")
+        .json(&json!({ "state": "trusted-unchecked" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reader.status(), 403);
 }

@@ -176,7 +176,9 @@ pub fn router(state: AppState) -> Router {
         .route("/partners", post(partners::create).get(partners::list))
         .route(
             "/partners/{name}",
-            get(partners::get_one).delete(partners::delete),
+            get(partners::get_one)
+                .patch(partners::update)
+                .delete(partners::delete),
         )
         .route("/partners/{name}/conformance", get(conformance::latest))
         .route(

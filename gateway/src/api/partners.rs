@@ -92,6 +92,54 @@ pub(super) async fn get_one(
     Ok(axum::Json(PartnerView::of(&record, state.exchange.partners.adapters())).into_response())
 }
 
+/// `PATCH /partners/{name}`: a JSON merge patch over the registration; the partner returns to
+/// `registered` when what it is changes (see [`crate::exchange::partners::updated_record`]).
+pub(super) async fn update(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let Path(name) = path.map_err(|e| Problem::bad_parameter(e.body_text()))?;
+    let patch = read_json(&headers, body, state.config.body_limit_bytes).await?;
+    let current = state
+        .store()
+        .partner(&name)
+        .await
+        .map_err(store_problem)?
+        .ok_or_else(|| Problem::not_found(format!("no partner named {name:?}")))?;
+    let partners = &state.exchange.partners;
+    let record = crate::exchange::partners::updated_record(
+        &current,
+        &patch,
+        partners.adapters(),
+        state.schemas(),
+        partners.secrets(),
+    )
+    .map_err(|violations| Problem::schema_violation("partner update", violations))?;
+    let stored = match state
+        .store()
+        .update_partner(&record, current.revision, &caller.actor)
+        .await
+    {
+        Ok(stored) => stored,
+        Err(StoreError::NotFound) => {
+            return Err(Problem::not_found(format!("no partner named {name:?}")));
+        }
+        Err(StoreError::VersionConflict { .. }) => {
+            return Err(Problem::conflict(format!(
+                "partner {name} changed while this update ran; read it again and resend"
+            )));
+        }
+        Err(e) => return Err(store_problem(e)),
+    };
+    // What was pulled through the old settings is not the new partner's.
+    state.remote_pull.forget_partner(&name);
+    tracing::info!(partner = %name, actor = %caller.actor, state = %stored.state, "partner updated");
+    Ok(axum::Json(PartnerView::of(&stored, partners.adapters())).into_response())
+}
+
 pub(super) async fn delete(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

@@ -181,6 +181,91 @@ impl PartnerRegistration {
     }
 }
 
+/// A stored partner as the registration document it was made from (credential references
+/// only), the base an update is merged onto. `state` is left out: [`updated_record`] decides it.
+pub fn registration_document(record: &PartnerRecord) -> Value {
+    serde_json::json!({
+        "name": record.name,
+        "type": record.adapter_type,
+        "endpoint": record.endpoint,
+        "settings": record.settings,
+        "allowedHosts": record.allowed_hosts,
+        "policy": record.policy,
+        "pull": record.pull,
+        "limits": record.limits,
+    })
+}
+
+/// RFC 7396 JSON merge patch: members of `patch` replace those of `target`, `null` removes,
+/// objects merge recursively.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(target), Some(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    target.remove(key);
+                } else {
+                    merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
+                }
+            }
+        }
+        (_, Some(patch)) => {
+            *target = Value::Object(Map::new());
+            merge_patch(target, &Value::Object(patch.clone()));
+        }
+        _ => *target = patch.clone(),
+    }
+}
+
+/// The record after `patch` (a JSON merge patch over [`registration_document`]), checked like a
+/// registration, or every violation. The name cannot change. A change to what the partner *is*
+/// (`type`, `endpoint`, `settings`, `allowedHosts`) sends it back to `registered` — it must pass
+/// the conformance suite again — unless the patch sets `state` to `trusted-unchecked`; other
+/// changes (policy, pull, limits) keep its state.
+pub fn updated_record(
+    current: &PartnerRecord,
+    patch: &Value,
+    adapters: &AdapterRegistry,
+    schemas: &SchemaRegistry,
+    secrets: &SecretSources,
+) -> Result<PartnerRecord, Vec<ViolationDetail>> {
+    let one = |pointer: &str, message: String| {
+        vec![ViolationDetail {
+            pointer: pointer.to_owned(),
+            message,
+        }]
+    };
+    if !patch.is_object() {
+        return Err(one(
+            "",
+            "a partner update is a JSON merge patch object".into(),
+        ));
+    }
+    if let Some(name) = patch.get("name")
+        && name.as_str() != Some(current.name.as_str())
+    {
+        return Err(one(
+            "/name",
+            "a partner's name cannot change; register a new partner instead".into(),
+        ));
+    }
+    let mut doc = registration_document(current);
+    merge_patch(&mut doc, patch);
+    let registration: PartnerRegistration = serde_json::from_value(doc)
+        .map_err(|e| one("", format!("the updated registration is not valid: {e}")))?;
+    let mut record = registration.check(adapters, schemas, secrets)?;
+    let identity_changed = record.adapter_type != current.adapter_type
+        || record.endpoint != current.endpoint
+        || record.settings != current.settings
+        || record.allowed_hosts != current.allowed_hosts;
+    record.state = match patch.get("state") {
+        Some(_) => record.state,
+        None if identity_changed => PartnerState::Registered,
+        None => current.state,
+    };
+    Ok(record)
+}
+
 fn adapter_config_message(e: &AdapterError) -> String {
     match e {
         AdapterError::Config(m) => m.clone(),

@@ -472,6 +472,57 @@ impl Store {
         rows.iter().map(partner_from_row).collect()
     }
 
+    /// Replaces partner `p.name`'s registration if it is still at `revision` (the one the caller
+    /// read): [`StoreError::NotFound`] without such a partner, [`StoreError::VersionConflict`]
+    /// when another change came first. `created_at` stays; the revision grows.
+    pub async fn update_partner(
+        &self,
+        p: &PartnerRecord,
+        revision: i64,
+        actor: &str,
+    ) -> Result<PartnerRecord, StoreError> {
+        let now = now_millis();
+        let mut tx = self.begin_write().await?;
+        let changed = sqlx::query(
+            "UPDATE partners SET adapter_type = $1, endpoint = $2, settings_json = $3,              allowed_hosts = $4, policy_json = $5, pull_json = $6, limits_json = $7, state = $8,              revision = revision + 1, updated_at = $9 WHERE name = $10 AND revision = $11",
+        )
+        .bind(&p.adapter_type)
+        .bind(&p.endpoint)
+        .bind(to_json("settings", &p.settings)?)
+        .bind(to_json("allowed hosts", &p.allowed_hosts)?)
+        .bind(to_json("policy", &p.policy)?)
+        .bind(to_json("pull settings", &p.pull)?)
+        .bind(to_json("limits", &p.limits)?)
+        .bind(p.state.as_str())
+        .bind(now)
+        .bind(&p.name)
+        .bind(revision)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            let current: Option<i64> =
+                sqlx::query_scalar("SELECT revision FROM partners WHERE name = $1")
+                    .bind(&p.name)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            return Err(match current {
+                None => StoreError::NotFound,
+                Some(current) => StoreError::VersionConflict { current },
+            });
+        }
+        audit::insert(
+            &mut tx,
+            now,
+            actor,
+            "partner.update",
+            &format!("partner:{}", p.name),
+        )
+        .await?;
+        tx.commit().await?;
+        self.partner(&p.name).await?.ok_or(StoreError::NotFound)
+    }
+
     /// Moves a partner to `state` (the conformance suite sets `verified` / `failed`).
     pub async fn set_partner_state(
         &self,
