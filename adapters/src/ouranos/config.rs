@@ -73,16 +73,12 @@ const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(50 * 60);
 pub fn validate(raw: &Value) -> Result<OuranosSettings, AdapterError> {
     let mut r = ConfigReader::new(raw, "");
     let _kind = r.get("type");
-    let endpoint = r.string("endpoint").and_then(|v| {
-        base_url("endpoint", &v)
-            .map_err(|m| r.problem("endpoint", m))
-            .ok()
-    });
-    let auth_endpoint = r.optional_string("auth_endpoint").and_then(|v| {
-        base_url("auth_endpoint", &v)
-            .map_err(|m| r.problem("auth_endpoint", m))
-            .ok()
-    });
+    let endpoint = r
+        .string("endpoint")
+        .and_then(|v| base_url(&v).map_err(|m| r.problem("endpoint", m)).ok());
+    let auth_endpoint = r
+        .optional_string("auth_endpoint")
+        .and_then(|v| base_url(&v).map_err(|m| r.problem("auth_endpoint", m)).ok());
     let api_key = r.secret("api_key");
     let uuid = |r: &mut ConfigReader<'_>, field: &str| {
         let v = r.string(field)?;
@@ -158,8 +154,7 @@ pub fn validate(raw: &Value) -> Result<OuranosSettings, AdapterError> {
     }
 }
 
-fn base_url(field: &str, value: &str) -> Result<Url, String> {
-    let _ = field;
+fn base_url(value: &str) -> Result<Url, String> {
     let url = Url::parse(value).map_err(|e| format!("{value:?} is not a url: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(format!("must be an http(s) url with a host, got {value:?}"));

@@ -314,20 +314,14 @@ impl Store {
             }
             sql.push_str("))");
         }
-        if f.polymer.is_some() || f.min_recycled_share.is_some() {
-            sql.push_str(
-                " AND EXISTS (SELECT 1 FROM passport_materials m \
-                 WHERE m.passport_id = h.id AND m.version = h.latest_version",
-            );
-            if let Some(polymer) = &f.polymer {
-                bind_polymer(&mut sql, &mut bind, "m", polymer);
-            }
-            if let Some(share) = f.min_recycled_share {
-                ensure_finite("min_recycled_share", share)?;
-                bind(&mut sql, " AND m.recycled_share >= $?", Arg::Float(share));
-            }
-            sql.push(')');
-        }
+        bind_material(
+            &mut sql,
+            &mut bind,
+            "m",
+            f.polymer.as_deref(),
+            f.min_recycled_share,
+            "min_recycled_share",
+        )?;
         if !within.ids.is_empty() {
             sql.push_str(" AND h.id IN (");
             for (i, id) in within.ids.iter().enumerate() {
@@ -360,22 +354,16 @@ impl Store {
             bind(&mut sql, " = $?", Arg::Text(prefix.clone()));
             sql.push_str("))");
         }
-        if within.polymer.is_some() || within.min_recycled_share.is_some() {
-            // Its own EXISTS: the selector's polymer and share must hold for one material, the
-            // caller's filter for one material, not necessarily the same one.
-            sql.push_str(
-                " AND EXISTS (SELECT 1 FROM passport_materials sm \
-                 WHERE sm.passport_id = h.id AND sm.version = h.latest_version",
-            );
-            if let Some(polymer) = &within.polymer {
-                bind_polymer(&mut sql, &mut bind, "sm", polymer);
-            }
-            if let Some(share) = within.min_recycled_share {
-                ensure_finite("selector min_recycled_share", share)?;
-                bind(&mut sql, " AND sm.recycled_share >= $?", Arg::Float(share));
-            }
-            sql.push(')');
-        }
+        // Its own EXISTS: the selector's polymer and share must hold for one material, the
+        // caller's filter for one material, not necessarily the same one.
+        bind_material(
+            &mut sql,
+            &mut bind,
+            "sm",
+            within.polymer.as_deref(),
+            within.min_recycled_share,
+            "selector min_recycled_share",
+        )?;
         // One extra row tells whether another page exists, so the last page has no cursor.
         bind(
             &mut sql,
@@ -443,6 +431,38 @@ impl Store {
 /// [`super::polymer_matches`]: equal, or `wanted` followed by `+` (a blend's matrix) or `-` (a
 /// qualifier or filler). `substr`/`length` rather than LIKE, which would read `%`/`_` in `wanted`
 /// as patterns and is case-insensitive in SQLite.
+/// `AND EXISTS` one main material (alias `alias`) of the latest version with `polymer` (by
+/// [`bind_polymer`]'s rule) and at least `min_share` recycled; nothing when neither is given.
+fn bind_material(
+    sql: &mut String,
+    bind: &mut impl FnMut(&mut String, &str, Arg),
+    alias: &str,
+    polymer: Option<&str>,
+    min_share: Option<f64>,
+    share_name: &str,
+) -> Result<(), StoreError> {
+    if polymer.is_none() && min_share.is_none() {
+        return Ok(());
+    }
+    sql.push_str(&format!(
+        " AND EXISTS (SELECT 1 FROM passport_materials {alias} \
+         WHERE {alias}.passport_id = h.id AND {alias}.version = h.latest_version"
+    ));
+    if let Some(polymer) = polymer {
+        bind_polymer(sql, bind, alias, polymer);
+    }
+    if let Some(share) = min_share {
+        ensure_finite(share_name, share)?;
+        bind(
+            sql,
+            &format!(" AND {alias}.recycled_share >= $?"),
+            Arg::Float(share),
+        );
+    }
+    sql.push(')');
+    Ok(())
+}
+
 fn bind_polymer(
     sql: &mut String,
     bind: &mut impl FnMut(&mut String, &str, Arg),

@@ -453,23 +453,7 @@ fn create_private_dir(dir: &Path) -> Result<(), TrustError> {
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         crate::private_files::create_private_dir(parent).map_err(|e| io_err(parent, e))?;
     }
-    let mut builder = fs::DirBuilder::new();
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    match builder.create(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            // An existing (perhaps empty) directory: tighten it rather than trust its mode.
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt as _;
-                fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-                    .map_err(|e| io_err(dir, e))?;
-            }
-            Ok(())
-        }
-        Err(e) => Err(io_err(dir, e)),
-    }
+    crate::private_files::create_private_dir(dir).map_err(|e| io_err(dir, e))
 }
 
 fn holds_pem(dir: &Path) -> Result<bool, TrustError> {
